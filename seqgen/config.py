@@ -1,0 +1,167 @@
+"""Typed settings for the model, training and sampling, saved as JSON in the run folder.
+
+Loading is strict: an unknown key is an error, so a typo never silently becomes a new setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from seqgen.errors import RunError, UsageError
+
+CELLS = ("lstm", "gru", "rnn")
+CLIP_MODES = ("norm", "value")
+SCHEDULES = ("cosine", "step", "constant")
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int  # tokens the model reads and predicts
+    cell: str = "lstm"  # lstm | gru | rnn (tanh)
+    layers: int = 2  # stacked recurrent layers
+    hidden: int = 256  # units per recurrent layer
+    embed: int = 128  # embedding width
+    dropout: float = 0.2  # between layers and before the output layer
+    tie_weights: bool = False  # share embedding and output matrices (needs embed == hidden)
+
+    def check(self) -> None:
+        if self.cell not in CELLS:
+            raise UsageError(f"--cell must be one of {', '.join(CELLS)}, not {self.cell!r}")
+        for name in ("layers", "hidden", "embed", "vocab_size"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UsageError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.tie_weights and self.embed != self.hidden:
+            raise UsageError(
+                f"--tie-weights needs --embed equal to --hidden (got {self.embed} and {self.hidden})"
+            )
+
+
+@dataclass
+class TrainConfig:
+    batch: int = 64  # parallel streams
+    seq_len: int = 64  # steps of truncated backpropagation through time
+    lr: float = 2e-3  # peak learning rate
+    optimizer: str = "adamw"  # adam | adamw
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    schedule: str = "cosine"  # cosine | step | constant, after warm-up
+    warmup: int = 100  # warm-up steps (linear from 0)
+    min_lr_ratio: float = 0.1  # cosine ends at lr * min_lr_ratio
+    step_gamma: float = 0.5  # step schedule: multiply lr by this ...
+    step_every: float = 0.33  # ... every this fraction of the budget
+    clip: float = 5.0  # gradient clipping threshold; 0 disables
+    clip_mode: str = "norm"  # norm (global L2 norm) | value (element-wise)
+    max_steps: int | None = None  # budget in optimizer steps
+    epochs: float | None = None  # budget in passes over train.bin
+    time_limit: float | None = None  # budget in seconds
+    eval_every: int = 200  # steps between validation passes
+    log_every: int = 20  # steps between metrics rows
+    patience: int | None = None  # evaluations without improvement before stopping
+    seed: int = 1337
+    device: str = "auto"
+    threads: int | None = None  # torch intra-op threads; None = torch's default
+
+    def check(self) -> None:
+        positive = ("batch", "seq_len", "eval_every", "log_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise UsageError(f"--lr must be positive, got {self.lr}")
+        if self.clip < 0:
+            raise UsageError(f"--clip must be 0 (off) or positive, got {self.clip}")
+        if self.clip_mode not in CLIP_MODES:
+            raise UsageError(f"--clip-mode must be one of {', '.join(CLIP_MODES)}")
+        if self.schedule not in SCHEDULES:
+            raise UsageError(f"--schedule must be one of {', '.join(SCHEDULES)}")
+        if self.optimizer not in ("adam", "adamw"):
+            raise UsageError("--optimizer must be adam or adamw")
+        if self.warmup < 0:
+            raise UsageError(f"--warmup must be 0 or more, got {self.warmup}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise UsageError(f"--max-steps must be at least 1, got {self.max_steps}")
+        if self.epochs is not None and not self.epochs > 0:
+            raise UsageError(f"--epochs must be positive, got {self.epochs}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise UsageError("--time-limit must be positive")
+        if self.patience is not None and self.patience < 1:
+            raise UsageError(f"--patience must be at least 1, got {self.patience}")
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(f"--threads must be at least 1, got {self.threads}")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise UsageError(f"--device must be auto, cpu, cuda or mps, not {self.device!r}")
+
+
+@dataclass
+class SampleConfig:
+    length: int = 500  # tokens to generate per sample
+    temperature: float = 1.0  # > 0; lower is more conservative
+    top_k: int | None = None  # keep the k most likely tokens
+    top_p: float | None = None  # keep the smallest set with this much probability
+    greedy: bool = False  # always take the most likely token
+    num: int = 1  # samples, drawn as one batch
+    seed: int | None = None
+    stop_at_eos: bool = False
+
+    def check(self) -> None:
+        if self.length < 1:
+            raise UsageError(f"--length must be at least 1, got {self.length}")
+        if not self.temperature > 0:
+            raise UsageError(
+                f"--temperature must be greater than 0, got {self.temperature}",
+                "use --greedy for always-the-most-likely output",
+            )
+        if self.top_k is not None and self.top_k < 1:
+            raise UsageError(f"--top-k must be at least 1, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise UsageError(f"--top-p must be in (0, 1], got {self.top_p}")
+        if self.num < 1:
+            raise UsageError(f"--num must be at least 1, got {self.num}")
+
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
+    """Build a dataclass from JSON, refusing unknown keys (a typo is an error, not a new field)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise RunError(f"{what} has unknown settings: {', '.join(unknown)}")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise RunError(f"{what} is incomplete: {exc}") from None
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """'15m', '90s', '1h30m', '1.5h' or bare seconds ('600') -> seconds."""
+    match = _DURATION.match(text or "")
+    if not text or not text.strip() or not match or not any(match.groups()):
+        raise UsageError(f"--time-limit {text!r} is not a duration", "write e.g. 15m, 90s or 1h30m")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise UsageError(f"--time-limit must be positive, got {text!r}")
+    return total
+
+
+__all__ = [
+    "ModelConfig",
+    "TrainConfig",
+    "SampleConfig",
+    "from_dict",
+    "to_dict",
+    "parse_duration",
+]

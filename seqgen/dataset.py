@@ -1,0 +1,193 @@
+"""The dataset folder: meta.json plus flat token-id files, and batches for truncated BPTT.
+
+Ids are read through numpy.memmap, so memory does not grow with the corpus.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from seqgen import __version__
+from seqgen.errors import RunError, UsageError
+from seqgen.files import atomic_write_json, fsync_dir
+from seqgen.tokenizers import Tokenizer, tokenizer_from_meta
+from seqgen.vocab import Vocabulary
+
+FORMAT = "seqgen-dataset"
+FORMAT_VERSION = 1
+SPLITS = ("train", "val", "test")
+
+
+def is_seqgen_folder(path: Path) -> bool:
+    """True for a folder seqgen wrote (a dataset or a run): only those may be replaced with --force."""
+    for name in ("meta.json", "config.json"):
+        try:
+            data = json.loads((path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and str(data.get("format", "")).startswith("seqgen"):
+            return True
+    return False
+
+
+def check_output_folder(out: Path, force: bool, what: str) -> None:
+    """Refuse to overwrite: an existing folder is replaced only with --force, and only if seqgen made it."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder", "choose another --out")
+    if out.is_dir() and any(p.name != ".lock" for p in out.iterdir()):
+        if not force:
+            raise UsageError(f"{out} already exists", f"pass --force to replace the {what}, or choose another --out")
+        if not is_seqgen_folder(out):
+            raise UsageError(f"{out} is not a folder seqgen made; refusing to replace it", "choose another --out")
+
+
+class DatasetWriter:
+    """Writes a dataset into a hidden folder beside `out` and renames it into place when complete."""
+
+    def __init__(self, out: Path, vocab: Vocabulary, force: bool = False):
+        self.out = Path(out)
+        check_output_folder(self.out, force, "dataset")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir()
+        self.vocab = vocab
+        self.dtype = vocab.dtype
+        self.counts = {s: 0 for s in SPLITS}
+        self.files = {s: open(self.tmp / f"{s}.bin", "wb") for s in SPLITS}
+
+    def write(self, split: str, ids: np.ndarray) -> None:
+        if len(ids):
+            self.files[split].write(np.asarray(ids).astype(self.dtype, copy=False).tobytes())
+            self.counts[split] += len(ids)
+
+    def commit(self, meta: dict) -> Path:
+        for fh in self.files.values():
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+        full = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "seqgen_version": __version__,
+            **meta,
+            "vocab": self.vocab.to_meta(),
+            "dtype": self.dtype.str,
+            "splits": dict(self.counts),
+        }
+        atomic_write_json(self.tmp / "meta.json", full)
+        old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
+        if self.out.exists():
+            os.replace(self.out, old)
+        os.replace(self.tmp, self.out)
+        fsync_dir(self.out.parent)
+        shutil.rmtree(old, ignore_errors=True)
+        return self.out
+
+    def abort(self) -> None:
+        for fh in self.files.values():
+            fh.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> "DatasetWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+def split_sizes(total: int, val: float, test: float) -> dict[str, int]:
+    """Contiguous split sizes: train first, then validation, then test at the end."""
+    n_val, n_test = int(round(total * val)), int(round(total * test))
+    return {"train": total - n_val - n_test, "val": n_val, "test": n_test}
+
+
+def check_split_fractions(val: float, test: float) -> None:
+    for name, frac in (("--val", val), ("--test", test)):
+        if not 0 <= frac < 1:
+            raise UsageError(f"{name} must be a fraction in [0, 1), got {frac}")
+    if val + test >= 1:
+        raise UsageError(f"--val + --test must leave data for training (got {val} + {test})")
+
+
+@dataclass
+class Dataset:
+    path: Path
+    meta: dict
+    tokenizer: Tokenizer
+
+    @classmethod
+    def open(cls, path: Path) -> "Dataset":
+        path = Path(path)
+        meta_path = path / "meta.json"
+        if not meta_path.is_file():
+            raise UsageError(f"{path} is not a dataset folder (no meta.json)", "make one with `seqgen prepare`")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunError(f"{meta_path} is unreadable or corrupt: {exc}") from None
+        if meta.get("format") != FORMAT:
+            raise RunError(f"{meta_path} is not a seqgen dataset description")
+        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+            raise RunError(f"{path} was made by a newer seqgen (format {meta['format_version']})", "upgrade seqgen")
+        ds = cls(path, meta, tokenizer_from_meta(meta))
+        for split in SPLITS:
+            expected = int(meta["splits"][split]) * np.dtype(meta["dtype"]).itemsize
+            file = path / f"{split}.bin"
+            if not file.is_file() or file.stat().st_size != expected:
+                raise RunError(f"{file} is missing or has the wrong size; the dataset is incomplete", "run `seqgen prepare` again")
+        return ds
+
+    @property
+    def vocab(self) -> Vocabulary:
+        return self.tokenizer.vocab
+
+    def split(self, name: str) -> np.ndarray:
+        """A split's ids, memory-mapped read-only (an empty array for an empty split)."""
+        if self.meta["splits"][name] == 0:
+            return np.zeros(0, dtype=self.meta["dtype"])
+        return np.memmap(self.path / f"{name}.bin", dtype=self.meta["dtype"], mode="r")
+
+
+# ---------------------------------------------------------------- batches for truncated BPTT
+
+
+def stream_view(ids: np.ndarray, batch: int) -> np.ndarray:
+    """Lay a flat id sequence out as `batch` parallel streams, without copying.
+
+    ids:  a b c d e f g h i j k l m      (13 ids, batch 3 -> 4 per stream, +1 overlap for targets)
+    view: [a b c d e]
+          [e f g h i]
+          [i j k l m]                     shape (batch, per_stream + 1)
+    """
+    per_stream = (len(ids) - 1) // batch
+    if per_stream < 1:
+        return np.zeros((batch, 0), dtype=ids.dtype)
+    stride = ids.strides[0]
+    return np.lib.stride_tricks.as_strided(ids, shape=(batch, per_stream + 1), strides=(per_stream * stride, stride), writeable=False)
+
+
+def batches(view: np.ndarray, seq_len: int, start: int = 0, partial: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Consecutive (inputs, targets) windows of the streams, each (batch, seq_len); the state carries across them.
+
+    partial=True also yields a shorter final window, so evaluation scores every token.
+    """
+    length = view.shape[1] - 1
+    pos = start
+    while pos + seq_len <= length or (partial and pos < length):
+        end = min(pos + seq_len, length)
+        window = np.asarray(view[:, pos : end + 1], dtype=np.int64)
+        yield window[:, :-1], window[:, 1:]
+        pos = end
+
+
+def steps_per_epoch(n_tokens: int, batch: int, seq_len: int, offset: int = 0) -> int:
+    return max(0, ((n_tokens - 1) // batch - offset) // seq_len)

@@ -1,0 +1,195 @@
+"""The verbs' work, between the CLI (which parses and prints) and the modules (which know one thing each)."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from seqgen import __version__
+from seqgen.checkpoint import BEST, LAST, RunLock, create_run, load_model_from, load_state, new_config, open_run
+from seqgen.config import ModelConfig, SampleConfig, TrainConfig, from_dict, to_dict
+from seqgen.dataset import Dataset, check_output_folder
+from seqgen.errors import InputError, RunError, UsageError
+from seqgen.generate import stream
+from seqgen.metrics import score_ids
+from seqgen.model import count_parameters, resolve_device
+from seqgen.text import read_text_chunks
+from seqgen.train import Trainer, TrainResult, check_corpus_size
+
+Log = Callable[[str], None]
+WEIGHTS = {"best": BEST, "last": LAST}
+
+
+def _setup_torch(cfg: TrainConfig) -> torch.device:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    return resolve_device(cfg.device)
+
+
+def start_training(dataset_path: Path, out: Path, mcfg: ModelConfig, tcfg: TrainConfig, force: bool, log: Log, bar: bool) -> TrainResult:
+    tcfg.check()
+    ds = Dataset.open(dataset_path)
+    mcfg.vocab_size = len(ds.vocab)
+    mcfg.check()
+    check_corpus_size(ds.meta["splits"]["train"], tcfg)
+    check_output_folder(Path(out), force, "run")
+    device = _setup_torch(tcfg)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    with RunLock(Path(out)):
+        run = create_run(Path(out), new_config(mcfg, tcfg, Path(dataset_path).resolve(), ds.meta), force)
+        from seqgen.model import RNNLanguageModel
+
+        model = RNNLanguageModel(mcfg).to(device)
+        log(
+            f"{mcfg.layers}×{mcfg.hidden} {mcfg.cell.upper()}, {count_parameters(model):,} parameters, vocabulary {mcfg.vocab_size:,}, "
+            f"{ds.meta['splits']['train']:,} training tokens, {device.type} with {torch.get_num_threads()} threads"
+        )
+        return Trainer(run, ds, model, tcfg, device, log, bar).fit()
+
+
+def resume_training(run_path: Path, dataset_path: Path | None, overrides: dict, log: Log, bar: bool) -> TrainResult:
+    run = open_run(run_path)
+    with RunLock(run.path):
+        run = open_run(run_path)  # re-read under the lock
+        tcfg = from_dict(TrainConfig, {**run.config["train"], **overrides}, "the resumed settings")
+        tcfg.check()
+        ds_path = Path(dataset_path) if dataset_path else Path(run.config.get("dataset_path", ""))
+        if not (ds_path / "meta.json").is_file():
+            raise RunError(f"the run's dataset {ds_path} is gone", f"pass it again: seqgen train DATASET --resume {run_path}")
+        ds = Dataset.open(ds_path)
+        if ds.meta["vocab"] != run.dataset_meta["vocab"] or ds.meta.get("level") != run.dataset_meta.get("level"):
+            raise RunError(f"the dataset {ds_path} has a different vocabulary than the run {run_path}", "resume with the dataset it was trained on")
+        device = _setup_torch(tcfg)
+        model = load_model_from(run, LAST, device)
+        run.config = {**run.config, "train": to_dict(tcfg)}
+        trainer = Trainer(run, ds, model, tcfg, device, log, bar)
+        trainer.load_state_dict(load_state(run))
+        if trainer.progress() >= 1.0:
+            log(f"the run's budget is used up at step {trainer.pos.step}; raise --max-steps, --epochs or --time-limit to train longer")
+        else:
+            log(f"resuming {run_path} at step {trainer.pos.step:,}")
+        return trainer.fit()
+
+
+def _prime_ids(tokenizer, text: str, warn: Log) -> list[int]:
+    ids, unknown = tokenizer.encode_text(text)
+    if unknown:
+        if tokenizer.vocab.id_of("unk") is None:
+            missing = sorted({ch for ch in text if ch not in tokenizer.vocab.index})
+            shown = ", ".join(repr(ch) for ch in missing[:10])
+            raise UsageError(f"the primer has characters this run never saw: {shown}", f"the run knows {len(tokenizer.vocab)} characters; remove or replace those")
+        warn(f"warning: {unknown} primer word(s) are not in the vocabulary and read as <unk>")
+    return ids
+
+
+def _output_paths(out: Path, num: int) -> list[Path]:
+    if num == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, num + 1)]
+
+
+def sample_run(run_path: Path, cfg: SampleConfig, prime: str | None, prime_file: Path | None, out: Path | None,
+               weights: str, device_name: str, force: bool, warn: Log) -> list[str]:
+    """Generate text; streams one sample to stdout, or writes files with --out. Returns the texts."""
+    cfg.check()
+    if weights not in WEIGHTS:
+        raise UsageError(f"--weights must be best or last, not {weights!r}")
+    if prime is not None and prime_file is not None:
+        raise UsageError("give --prime or --prime-file, not both")
+    paths = _output_paths(Path(out), cfg.num) if out else []
+    existing = [p for p in paths if p.exists()]
+    if existing and not force:
+        raise UsageError(f"{existing[0]} already exists", "pass --force to overwrite it, or choose another --out")
+    run = open_run(run_path)
+    tokenizer = run.tokenizer()
+    device = resolve_device(device_name)
+    model = load_model_from(run, WEIGHTS[weights], device)
+    if prime_file is not None:
+        prime = "".join(read_text_chunks(prime_file))
+    prime_text = prime or ""
+    prime_ids = _prime_ids(tokenizer, prime_text, warn) if prime_text else []
+    context = prime_ids or tokenizer.start_ids()
+    eos = tokenizer.vocab.id_of("eos")
+    steps = stream(model, context, cfg, device, eos)
+    if cfg.num == 1 and not paths:
+        tokens = (step[0] for step in steps if step[0] is not None)
+        pieces = tokenizer.render(itertools.chain(prime_ids, tokens))
+        out_text = [prime_text]
+        for piece in itertools.islice(pieces, len(prime_ids), None):
+            sys.stdout.write(piece)
+            if sys.stdout.isatty():
+                sys.stdout.flush()
+            out_text.append(piece)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        return ["".join(out_text)]
+    outputs: list[list[int]] = [[] for _ in range(cfg.num)]
+    for step in steps:
+        for sample_ids, tok in zip(outputs, step):
+            if tok is not None:
+                sample_ids.append(tok)
+    texts = [prime_text + "".join(itertools.islice(tokenizer.render(prime_ids + ids), len(prime_ids), None)) for ids in outputs]
+    if paths:
+        from seqgen.files import atomic_write_bytes
+
+        for path, text in zip(paths, texts):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+            warn(f"wrote {path}")
+    else:
+        for i, text in enumerate(texts, 1):
+            sys.stdout.write(f"--- sample {i} ---\n{text}\n")
+        sys.stdout.flush()
+    return texts
+
+
+def evaluate_run(run_path: Path, split: str, file: Path | None, encoding: str | None, weights: str, device_name: str) -> dict:
+    """Likelihood of a run on a dataset split or a text file, as a JSON-ready report."""
+    if weights not in WEIGHTS:
+        raise UsageError(f"--weights must be best or last, not {weights!r}")
+    if split not in ("train", "val", "test"):
+        raise UsageError(f"--split must be train, val or test, not {split!r}")
+    run = open_run(run_path)
+    tokenizer = run.tokenizer()
+    device = resolve_device(device_name)
+    model = load_model_from(run, WEIGHTS[weights], device)
+    tcfg = run.train_config
+    if file is not None:
+        if not Path(file).is_file():
+            raise UsageError(f"no such file: {file}")
+        ids, unknown = tokenizer.encode_text("".join(read_text_chunks(Path(file), encoding)))
+        import numpy as np
+
+        data, label = np.asarray(ids, dtype=np.int64), str(file)
+    else:
+        ds_path = Path(run.config.get("dataset_path", ""))
+        if not (ds_path / "meta.json").is_file():
+            raise RunError(f"the run's dataset {ds_path} is gone", "evaluate a text file with --file instead")
+        ds = Dataset.open(ds_path)
+        data, label = ds.split(split), f"{split} split"
+        unk = tokenizer.vocab.id_of("unk")
+        unknown = int((data == unk).sum()) if unk is not None else 0
+    if len(data) < 2:
+        raise InputError(f"the {label} has fewer than 2 tokens to score", "evaluate on more text")
+    result = score_ids(model, data, tcfg.batch, tcfg.seq_len, device)
+    assert result is not None
+    total = len(data) + (unknown if tokenizer.vocab.id_of("unk") is None else 0)
+    return {
+        "run": str(run_path),
+        "data": label,
+        "level": run.dataset_meta.get("level"),
+        "tokens": result.tokens,
+        "unknown": unknown,
+        "unknown_rate": unknown / total if total else 0.0,
+        "nats_per_token": result.nats,
+        "bits_per_token": result.bits,
+        "perplexity": result.perplexity,
+        "weights": WEIGHTS[weights],
+        "weights_sha256": run.config["digests"][WEIGHTS[weights]],
+        "seqgen_version": __version__,
+    }

@@ -1,0 +1,328 @@
+"""The training loop: truncated BPTT over parallel streams, clipping, schedule, evaluation,
+checkpoints, exact resume and clean stops on signals.
+
+Nothing here knows whether the ids are characters, words or notes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from seqgen.checkpoint import METRICS, Run, save_checkpoint
+from seqgen.config import TrainConfig
+from seqgen.dataset import Dataset, stream_view, steps_per_epoch
+from seqgen.errors import Interrupted, TrainingDiverged, UsageError
+from seqgen.files import atomic_write_bytes
+from seqgen.metrics import score_ids
+from seqgen.model import RNNLanguageModel, State, detach_state
+from seqgen.schedule import lr_at
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Position:
+    """Everything, besides weights and optimizer, that an exact resume needs."""
+
+    step: int = 0
+    tokens: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    elapsed: float = 0.0  # seconds of training so far, across resumes
+    best_val: float | None = None
+    evals_since_best: int = 0
+    last_eval_step: int = -1
+    acc_loss: float = 0.0  # running sums for the next metrics row
+    acc_grad: float = 0.0
+    acc_n: int = 0
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    tokens: int
+    elapsed: float
+    best_val: float | None
+    last_val: float | None
+    reason: str
+    history: list[dict] = field(default_factory=list)
+
+
+def check_corpus_size(n_tokens: int, cfg: TrainConfig) -> None:
+    need = cfg.batch * cfg.seq_len + 1
+    if n_tokens < need:
+        raise UsageError(
+            f"the training split has {n_tokens:,} tokens, too few for --batch {cfg.batch} × --seq-len {cfg.seq_len} (needs {need:,})",
+            f"lower --batch or --seq-len (e.g. --batch {max(1, (n_tokens - 1) // cfg.seq_len)}) or add more text",
+        )
+
+
+def epoch_offset(seed: int, epoch: int, slack: int) -> int:
+    """A fresh start offset each epoch, so windows do not always begin at the same tokens."""
+    return random.Random(f"{seed}:{epoch}").randrange(slack + 1) if slack > 0 else 0
+
+
+class SignalFlag:
+    """First SIGINT/SIGTERM asks for a clean stop after the current step; a second SIGINT stops at once."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self) -> "SignalFlag":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+class Trainer:
+    def __init__(
+        self,
+        run: Run,
+        dataset: Dataset,
+        model: RNNLanguageModel,
+        cfg: TrainConfig,
+        device: torch.device,
+        log: Log = lambda msg: None,
+        progress_bar: bool = False,
+    ):
+        self.run, self.dataset, self.model, self.cfg, self.device = run, dataset, model, cfg, device
+        self.log, self.progress_bar = log, progress_bar
+        self.train_ids = dataset.split("train")
+        self.val_ids = dataset.split("val")
+        check_corpus_size(len(self.train_ids), cfg)
+        self.view = stream_view(self.train_ids, cfg.batch)  # (B, per_stream + 1), no copy
+        self.per_stream = self.view.shape[1] - 1
+        self.steps_epoch0 = steps_per_epoch(len(self.train_ids), cfg.batch, cfg.seq_len)
+        opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+        self.optimizer = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.pos = Position()
+        self.state: State | None = None
+        self.history: list[dict] = []
+        self.last_val: float | None = None
+        self.saved_step = -1
+
+    # ------------------------------------------------------------ budget and data position
+
+    def progress(self) -> float:
+        """Fraction of the budget used: whichever of steps, epochs and time runs out first."""
+        cfg, pos = self.cfg, self.pos
+        parts = [0.0]
+        if cfg.max_steps:
+            parts.append(pos.step / cfg.max_steps)
+        if cfg.epochs:
+            parts.append((pos.epoch + pos.batch_in_epoch / max(1, self.steps_epoch0)) / cfg.epochs)
+        if cfg.time_limit:
+            parts.append(pos.elapsed / cfg.time_limit)
+        return max(parts)
+
+    def _offset(self, epoch: int) -> int:
+        return epoch_offset(self.cfg.seed, epoch, self.per_stream - self.steps_epoch0 * self.cfg.seq_len)
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg, pos = self.cfg, self.pos
+        offset = self._offset(pos.epoch)
+        if pos.batch_in_epoch >= (self.per_stream - offset) // cfg.seq_len:
+            pos.epoch, pos.batch_in_epoch = pos.epoch + 1, 0
+            self.state = None  # a new epoch starts every stream afresh
+            offset = self._offset(pos.epoch)
+        start = offset + pos.batch_in_epoch * cfg.seq_len
+        window = torch.from_numpy(np.asarray(self.view[:, start : start + cfg.seq_len + 1], dtype=np.int64))
+        window = window.to(self.device)
+        return window[:, :-1], window[:, 1:]  # (B, T) inputs, (B, T) targets
+
+    # ------------------------------------------------------------ state for checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        state = self.state
+        hidden = [] if state is None else list(state) if isinstance(state, tuple) else [state]
+        out = {
+            "position": asdict(self.pos),
+            "optimizer": self.optimizer.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+            "hidden": [h.detach().cpu() for h in hidden],
+        }
+        if self.device.type == "cuda":
+            out["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        return out
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        self.pos = Position(**saved["position"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["rng_cpu"])
+        if "rng_cuda" in saved and self.device.type == "cuda":
+            torch.cuda.set_rng_state(saved["rng_cuda"], self.device)
+        hidden = [h.to(self.device) for h in saved["hidden"]]
+        self.state = None if not hidden else tuple(hidden) if len(hidden) == 2 else hidden[0]
+        self._truncate_metrics()
+
+    def _truncate_metrics(self) -> None:
+        """Drop metrics rows written after the checkpoint we resume from, so none appear twice."""
+        path = self.run.path / METRICS
+        if not path.exists():
+            return
+        keep = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a half-written last line from a crash
+            is_eval = "val_loss" in row
+            if row["step"] < self.pos.step or (row["step"] == self.pos.step and (not is_eval or self.pos.last_eval_step == self.pos.step)):
+                keep.append(line)
+        atomic_write_bytes(path, "".join(k + "\n" for k in keep).encode("utf-8"))
+
+    def _write_row(self, row: dict) -> None:
+        self.history.append(row)
+        with open(self.run.path / METRICS, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+    # ------------------------------------------------------------ the loop
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[float, float]:
+        cfg = self.cfg
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        logits, state = self.model(x, self.state)  # (B, T, V)
+        self.state = detach_state(state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if cfg.clip > 0 and cfg.clip_mode == "norm":
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.clip)  # norm before clipping
+        else:
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))  # measures only
+            if cfg.clip > 0:
+                torch.nn.utils.clip_grad_value_(params, cfg.clip)
+        self.optimizer.step()
+        return loss.item(), grad_norm.item()
+
+    def _validate(self, should_stop: Callable[[], bool]) -> bool:
+        """A full pass over val.bin, a metrics row and a checkpoint; False if a signal cut it short."""
+        result = score_ids(self.model, self.val_ids, self.cfg.batch, self.cfg.seq_len, self.device, should_stop)
+        if result is None:
+            return False
+        pos, val = self.pos, result.nats
+        improved = pos.best_val is None or val < pos.best_val
+        pos.best_val = val if improved else pos.best_val
+        pos.evals_since_best = 0 if improved else pos.evals_since_best + 1
+        pos.last_eval_step = pos.step
+        self.last_val = val
+        self._write_row({"step": pos.step, "tokens": pos.tokens, "val_loss": val, "elapsed_s": round(pos.elapsed, 3)})
+        self._checkpoint(best=improved)
+        return True
+
+    def _checkpoint(self, best: bool) -> None:
+        save_checkpoint(self.run, self.model, self.state_dict(), best=best)
+        self.saved_step = self.pos.step
+
+    def fit(self) -> TrainResult:
+        cfg, pos = self.cfg, self.pos
+        explode_at = 2 * math.log(self.model.cfg.vocab_size) + 10  # far worse than guessing uniformly
+        has_val = len(self.val_ids) >= 2
+        if not has_val:
+            self.log("warning: the dataset has no validation split; the last weights are kept as the best")
+        bar = tqdm(
+            total=cfg.max_steps, initial=pos.step, unit="step", file=sys.stderr, disable=not self.progress_bar,
+            dynamic_ncols=True, leave=False,
+        )
+        reason = "budget"
+        self.model.train()
+        with SignalFlag() as flag, bar:
+            tick = row_start = time.perf_counter()
+            row_tokens = 0
+            while True:
+                # evaluation is due (also right after resuming from a checkpoint taken before it)
+                if has_val and pos.step > 0 and pos.step % cfg.eval_every == 0 and pos.last_eval_step != pos.step:
+                    done = self._validate(lambda: flag.signum is not None)
+                    now = time.perf_counter()
+                    pos.elapsed, tick = pos.elapsed + (now - tick), now
+                    if not done:
+                        break  # a signal during validation: checkpoint below, validate again on resume
+                    bar.set_postfix_str(self._postfix())
+                    if cfg.patience and pos.evals_since_best >= cfg.patience:
+                        reason = "patience"
+                        break
+                if flag.signum is not None or self.progress() >= 1.0:
+                    break
+                x, y = self._next_batch()
+                lr = lr_at(cfg, pos.step, self.progress())
+                loss, grad_norm = self._train_step(x, y, lr)
+                if not math.isfinite(loss) or loss > explode_at:
+                    raise TrainingDiverged(
+                        f"training diverged at step {pos.step + 1} (loss {loss:.4g}); nothing after the last checkpoint was saved",
+                        "resume or retrain with a lower --lr or a smaller --clip",
+                    )
+                pos.step += 1
+                pos.batch_in_epoch += 1
+                pos.tokens += x.numel()
+                pos.acc_loss += loss
+                pos.acc_grad += grad_norm
+                pos.acc_n += 1
+                row_tokens += x.numel()
+                now = time.perf_counter()
+                pos.elapsed, tick = pos.elapsed + (now - tick), now
+                bar.update(1)
+                if pos.step % cfg.log_every == 0:
+                    rate = row_tokens / max(1e-9, now - row_start)
+                    self._write_row({
+                        "step": pos.step, "tokens": pos.tokens, "train_loss": pos.acc_loss / pos.acc_n, "lr": lr,
+                        "grad_norm": pos.acc_grad / pos.acc_n, "tokens_per_s": round(rate, 1), "elapsed_s": round(pos.elapsed, 3),
+                    })
+                    pos.acc_loss = pos.acc_grad = 0.0
+                    pos.acc_n = 0
+                    row_start, row_tokens = now, 0
+                    bar.set_postfix_str(self._postfix(rate))
+
+            if flag.signum is not None:
+                self._checkpoint(best=not has_val)
+                raise Interrupted(
+                    f"stopped by {signal.Signals(flag.signum).name} at step {pos.step}; checkpoint saved",
+                    flag.signum,
+                    f"continue with: seqgen train --resume {self.run.path}",
+                )
+            if has_val and reason == "budget" and pos.last_eval_step != pos.step:
+                self._validate(lambda: False)
+            elif self.saved_step != pos.step:
+                self._checkpoint(best=not has_val)
+        return TrainResult(pos.step, pos.tokens, pos.elapsed, pos.best_val, self.last_val, reason, self.history)
+
+    def _postfix(self, rate: float | None = None) -> str:
+        parts = []
+        last_train = next((r["train_loss"] for r in reversed(self.history) if "train_loss" in r), None)
+        if last_train is not None:
+            parts.append(f"loss {last_train:.3f}")
+        if self.last_val is not None:
+            parts.append(f"val {self.last_val:.3f}")
+        if rate:
+            parts.append(f"{rate:,.0f} tok/s")
+        if self.cfg.time_limit:
+            parts.append(f"left {max(0.0, self.cfg.time_limit - self.pos.elapsed) / 60:.1f}m")
+        return ", ".join(parts)
