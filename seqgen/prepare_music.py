@@ -1,0 +1,277 @@
+"""`seqgen prepare --kind music`: MIDI files, scores and built-in corpora -> note tokens -> a dataset folder.
+
+Every file is read on its own (in worker processes when there are many); a file that cannot be used
+is skipped with its reason, never a crash. Splits are by piece (a fixed hash order of the piece
+names, so no tune is in two splits and adding files does not reshuffle the others); transposed
+copies (--transpose) are added to the training split only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from seqgen import corpora
+from seqgen.dataset import DatasetWriter, check_split_fractions
+from seqgen.errors import InputError, SeqgenError, UsageError
+from seqgen.midi_io import MIDI_SUFFIXES
+from seqgen.music import LEVELS, MelodyTokenizer, MusicTokenizer, NotesTokenizer, Piece, read_songs, transpose_piece
+from seqgen.notes import Song
+from seqgen.scores import SCORE_SUFFIXES, corpus_files
+
+MUSIC_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
+TOKENIZERS: dict[str, type[MusicTokenizer]] = {"melody": MelodyTokenizer, "notes": NotesTokenizer}
+PARALLEL_FROM = 16  # files; fewer are read in this process
+
+
+@dataclass
+class MusicReport:
+    """What prepare did, for the summary table and for meta.json."""
+
+    level: str = "melody"
+    files: int = 0  # source files read
+    sources: list[dict] = field(default_factory=list)  # name, sha256
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file or piece, reason)
+    pieces: dict[str, int] = field(default_factory=dict)  # per split, transposed copies included
+    transposed: int = 0  # extra training pieces from --transpose
+    notes: int = 0  # notes kept (original pieces only)
+    dropped: Counter = field(default_factory=Counter)  # notes left out, by reason
+    shortened: Counter = field(default_factory=Counter)  # notes kept shorter, by reason
+    splits: dict[str, int] = field(default_factory=dict)  # tokens per split
+    vocab_size: int = 0
+    out: Path | None = None
+
+    def skip_kinds(self) -> Counter:
+        """Skips counted by kind of reason (numbers and details stripped)."""
+        kinds: Counter = Counter()
+        for _, reason in self.skipped:
+            kinds[re.sub(r"\d[\d,.]*", "N", reason.split(" (")[0].split(":")[0]).strip()] += 1
+        return kinds
+
+
+# ---------------------------------------------------------------- sources
+
+
+def is_music_spec(spec: str) -> bool | None:
+    """True for a music file, folder of music or music corpus; False for text; None when unclear."""
+    path = Path(spec)
+    if path.is_file():
+        return path.suffix.lower() in MUSIC_SUFFIXES
+    if path.is_dir():
+        for p in path.rglob("*"):
+            if p.suffix.lower() in MUSIC_SUFFIXES:
+                return True
+            if p.suffix.lower() == ".txt":
+                return False
+        return None
+    corpus = corpora.find(spec)
+    return None if corpus is None else corpus.kind == "music"
+
+
+def infer_kind(specs: list[str]) -> str:
+    """`text` or `music` from the sources, for a prepare without --kind."""
+    votes = [is_music_spec(s) for s in specs if s != "-"]
+    return "music" if votes and any(v is True for v in votes) and not any(v is False for v in votes) else "text"
+
+
+def collect_music_files(specs: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_file():
+            if path.suffix.lower() not in MUSIC_SUFFIXES:
+                raise UsageError(f"{spec} is not a MIDI file or a score", f"music sources end in {', '.join(MUSIC_SUFFIXES)}")
+            files.append(path)
+        elif path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MUSIC_SUFFIXES)
+            if not found:
+                raise InputError(f"the folder {path} holds no MIDI files or scores", f"music sources end in {', '.join(MUSIC_SUFFIXES)}")
+            files.extend(found)
+        elif (corpus := corpora.find(spec)) is not None:
+            if corpus.kind != "music":
+                raise UsageError(f"{spec!r} is a {corpus.kind} corpus", f"pass --kind {corpus.kind}")
+            files.extend(corpus_files(corpus))
+        else:
+            raise UsageError(f"no such file, folder or built-in corpus: {spec}", "`seqgen corpora` lists the built-in corpora")
+    return files
+
+
+def _load(path: Path) -> tuple[str, str, list[Song] | None, str | None]:
+    """(name, sha256, songs, reason): one file read, in a worker process or here."""
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return str(path), "", None, f"cannot read: {exc.strerror or exc}"
+    try:
+        return str(path), digest, read_songs(path), None
+    except InputError as exc:
+        return str(path), digest, None, exc.message
+    except Exception as exc:  # noqa: BLE001  (a bug must cost one file, not the whole corpus)
+        return str(path), digest, None, f"unexpected {type(exc).__name__}: {exc}"
+
+
+def load_all(files: list[Path], jobs: int | None = None):
+    """Read every file, in order; in `jobs` worker processes when there are many."""
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if jobs > 1 and len(files) >= PARALLEL_FROM:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=ctx) as pool:
+            yield from pool.map(_load, files, chunksize=max(1, min(32, len(files) // (jobs * 8))))
+    else:
+        for f in files:
+            yield _load(f)
+
+
+# ---------------------------------------------------------------- options
+
+
+def parse_transpose(spec: str | None) -> list[int]:
+    """`all` (the 12 keys, -5..+6), `N` (-N..+N), `A..B`, or a list `-2,0,2`; 0 is always kept."""
+    if not spec:
+        return [0]
+    s = spec.strip().lower()
+    try:
+        if s == "all":
+            shifts = list(range(-5, 7))
+        elif ".." in s:
+            lo, hi = (int(x) for x in s.split(".."))
+            shifts = list(range(lo, hi + 1))
+        elif "," in s:
+            shifts = [int(x) for x in s.split(",") if x.strip()]
+        else:
+            n = abs(int(s))
+            shifts = list(range(-n, n + 1))
+    except ValueError:
+        raise UsageError(f"--transpose must be all, N, A..B or a list like -2,0,2, not {spec!r}") from None
+    if not shifts or any(abs(x) > 24 for x in shifts):
+        raise UsageError(f"--transpose shifts must be within ±24 semitones, got {spec!r}")
+    return sorted(set(shifts) | {0})
+
+
+def _split_of(names: list[str], val: float, test: float) -> list[str]:
+    """Split per piece: pieces ordered by a hash of their name; the first go to test, the next to val."""
+    n = len(names)
+    n_test = int(round(n * test)) if test else 0
+    n_val = int(round(n * val)) if val else 0
+    if n >= 3:  # a split asked for is never empty when there are pieces enough
+        n_test = max(n_test, 1 if test else 0)
+        n_val = max(n_val, 1 if val else 0)
+    order = sorted(range(n), key=lambda i: hashlib.sha256(names[i].encode()).hexdigest())
+    split = ["train"] * n
+    for rank, i in enumerate(order):
+        split[i] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
+    return split
+
+
+# ---------------------------------------------------------------- prepare
+
+
+def prepare_music(
+    specs: list[str],
+    out: Path,
+    level: str | None = None,
+    val: float = 0.05,
+    test: float = 0.05,
+    force: bool = False,
+    tracks: list[str] | None = None,
+    steps_per_quarter: int = 12,
+    transpose: str | None = None,
+    key_normalize: bool = False,
+    velocity_bins: int = 0,
+    drums: bool = False,
+    jobs: int | None = None,
+) -> MusicReport:
+    check_split_fractions(val, test)
+    if level is None:  # a built-in corpus's own default, else melody
+        found = [c for c in (corpora.find(s) for s in specs) if c is not None and c.kind == "music"]
+        level = found[0].default_level if found else "melody"
+    if level not in LEVELS:
+        raise UsageError(f"--level must be melody or notes for music, not {level!r}")
+    if drums and level == "melody":
+        raise UsageError("--drums needs --level notes (a melody has no drums)")
+    shifts = parse_transpose(transpose)
+    cls = TOKENIZERS[level]
+    settings = cls.make_settings(steps_per_quarter, velocity_bins, tracks, drums, key_normalize)
+    extractor = cls.untrained(settings)
+    files = collect_music_files(specs)
+    report = MusicReport(level=level, out=Path(out))
+
+    pieces: list[Piece] = []
+    for name, digest, songs, reason in load_all(files, jobs):
+        if songs is None:
+            report.skipped.append((name, reason or "unreadable"))
+            continue
+        report.files += 1
+        report.sources.append({"name": name, "sha256": digest})
+        for song in songs:
+            label = name if song.name == Path(name).name else f"{Path(name).parent / song.name}"
+            try:
+                ex = extractor.extract(song)
+            except InputError as exc:
+                report.skipped.append((label, exc.message))
+                continue
+            if not ex.piece.notes:
+                report.skipped.append((label, "no notes" + ("" if drums else " (outside drum tracks)")))
+                continue
+            report.dropped.update(ex.dropped)
+            report.shortened.update(ex.shortened)
+            report.notes += len(ex.piece.notes)
+            ex.piece.name = label
+            pieces.append(ex.piece)
+    if not pieces:
+        reasons = "; ".join(f"{Path(n).name}: {r}" for n, r in report.skipped[:3])
+        raise InputError(f"no usable music in the input ({reasons or 'nothing given'})", "pass MIDI files or scores with notes")
+
+    splits = _split_of([p.name for p in pieces], val, test)
+    token_lists: list[tuple[str, list[str]]] = []
+    for piece, split in zip(pieces, splits):
+        for shift in shifts if split == "train" else [0]:
+            moved = transpose_piece(piece, shift, report.dropped if shift else None)
+            if moved.notes:
+                token_lists.append((split, extractor.encode_piece(moved)))
+                report.transposed += shift != 0
+    tokenizer = cls.fit((t for _, t in token_lists), {**settings, **_defaults(pieces)})
+    report.pieces = dict(Counter(s for s, _ in token_lists))
+    if len(tokenizer.vocab) - 2 < 2:
+        raise InputError("the music has fewer than 2 distinct tokens; there is nothing to learn", "pass more varied music")
+    if sum(len(t) for s, t in token_lists if s == "train") < 2:
+        raise InputError("the training split is empty", "pass more pieces or lower --val/--test")
+
+    try:
+        with DatasetWriter(Path(out), tokenizer.vocab, force) as writer:
+            index = tokenizer.vocab.index
+            for split, toks in token_lists:
+                writer.write(split, np.fromiter((index[t] for t in toks), dtype=np.int64, count=len(toks)))
+            report.splits = dict(writer.counts)
+            report.vocab_size = len(tokenizer.vocab)
+            writer.commit({
+                "kind": "music",
+                "level": level,
+                "tokenizer": tokenizer.settings,
+                "sources": report.sources,
+                "skipped": [{"name": n, "reason": r} for n, r in report.skipped],
+                "stats": {
+                    "files": report.files, "pieces": report.pieces, "transposed": report.transposed, "notes": report.notes,
+                    "dropped": dict(report.dropped), "shortened": dict(report.shortened), "transpose": shifts,
+                },
+            })
+    except OSError as exc:
+        raise SeqgenError(f"cannot write the dataset to {out}: {exc.strerror or exc}", "check free space and permissions") from None
+    return report
+
+
+def _defaults(pieces: list[Piece]) -> dict:
+    """The corpus's most common time signature and tempo: what `sample` writes when the tokens do not say."""
+    ts = Counter(p.time_signature for p in pieces).most_common(1)[0][0]
+    tempos = Counter(round(p.tempo) for p in pieces if p.tempo)
+    return {"time_signature": list(ts), "tempo": float(tempos.most_common(1)[0][0]) if tempos else 120.0}
