@@ -1,0 +1,101 @@
+"""How `eval` and `bleu` reports look to a person: rich tables and plain lines built from the JSON report."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+
+def _num(value, fmt: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def likelihood_table(report: dict) -> Table:
+    """Measures down, models across: the network beside the baselines fitted on the training split."""
+    unit = "character" if report.get("level") == "char" else "token"
+    models = [("network", report)]
+    for name, fig in (report.get("baselines") or {}).items():
+        models.append((f"{fig['order']}-gram KN" if name == "ngram" else "unigram", fig))
+    table = Table(title=f"{report['run']} on {report['data']}")
+    table.add_column("", no_wrap=True)
+    for name, _ in models:
+        table.add_column(name, justify="right", style="bold" if name == "network" else None)
+    rows = [
+        ("tokens scored", lambda f: f"{f['tokens']:,}"),
+        (f"cross-entropy (nats/{unit})", lambda f: _num(f["nats_per_token"])),
+        (f"bits per {unit}", lambda f: _num(f["bits_per_token"])),
+        ("perplexity", lambda f: _num(f["perplexity"], ".3f")),
+    ]
+    if report.get("notes") is not None:
+        rows.append(("perplexity per note", lambda f: _num(f.get("perplexity_per_note"), ".3f")))
+    for label, cell in rows:
+        table.add_row(label, *(cell(fig) for _, fig in models))
+    notes = [f"unknown tokens {report['unknown']:,} ({report['unknown_rate']:.2%})", f"{report['weights']} sha256 {report['weights_sha256'][:12]}"]
+    if len(models) > 1:
+        notes.append("baselines fitted on the train split (unigram: add-one; KN: interpolated modified Kneser–Ney)")
+    table.caption = " · ".join(notes)
+    return table
+
+
+def generation_table(gen: dict) -> Table:
+    table = Table(title="generation", show_header=False)
+    dec = gen["decoding"]
+    how = {"sample": f"sampling at temperature {dec['temperature']}", "greedy": "greedy", "beam": f"beam search, width {dec['beam']}"}[dec["method"]]
+    cont, bleu = gen["continuation"], gen["continuation"]["bleu"]
+    table.add_row("continuation BLEU", f"{bleu['score']:.2f}  ({'/'.join(f'{p:.1f}' for p in bleu['precisions'])}, BP {bleu['brevity_penalty']:.3f}, ratio {bleu['ratio']:.3f})")
+    table.add_row("", f"{cont['segments']} {cont['split']} segments, {cont['prompt_len']} tokens read, {cont['cont_len']} written, {how}, seed {dec['seed']}; {cont['unit']}s")
+    table.add_row("", bleu["signature"])
+    sb = gen["self_bleu"]
+    table.add_row("self-BLEU", f"{_num(sb['bleu'], '.2f')}  ({sb['samples']} samples × {sb['length']} tokens at temperature {sb['temperature']}; {sb['unit']}s; lower is more diverse)")
+    nov = gen["novelty"]
+    if nov["in_train"] is not None:
+        table.add_row("novelty", f"{nov['novel']:.1%} of {nov['ngrams']:,} generated {nov['unit']} {nov['n']}-grams are not in the train split ({nov['in_train']:.1%} are)")
+    return table
+
+
+def music_table(music: dict) -> Table:
+    gen, ref = music["generated"], music["held_out"]
+    table = Table(title=f"music statistics (held out: {music['split']} split)")
+    for col in ("", "generated", "held out"):
+        table.add_column(col, justify="left" if not col else "right")
+    table.add_row("pieces / notes", f"{gen['pieces']} / {gen['notes']:,}", f"{ref['pieces']} / {ref['notes']:,}")
+    table.add_row("pitch range (semitones, mean)", _num(gen["pitch_range"], ".1f"), _num(ref["pitch_range"], ".1f"))
+    table.add_row("lowest–highest pitch", f"{gen['lowest_pitch']}–{gen['highest_pitch']}", f"{ref['lowest_pitch']}–{ref['highest_pitch']}")
+    table.add_row("notes per bar", _num(gen["notes_per_bar"], ".2f"), _num(ref["notes_per_bar"], ".2f"))
+    table.add_row("notes in key", _pct(gen["in_key"]), _pct(ref["in_key"]))
+    table.add_row("repeated 4-note phrases", _pct(gen["repeated_phrases"]), _pct(ref["repeated_phrases"]))
+    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    top = lambda h: " ".join(f"{names[i]} {h[i]:.0%}" for i in sorted(range(12), key=lambda i: -h[i])[:4])  # noqa: E731
+    table.add_row("commonest pitch classes", top(gen["pitch_class_histogram"]), top(ref["pitch_class_histogram"]))
+    table.add_row("pitch-class distance", _num(music["pitch_class_distance"], ".3f"), "(total variation, 0 = same)")
+    for label in gen["duration_histogram"]:
+        g, r = gen["duration_histogram"][label], ref["duration_histogram"][label]
+        if g or r:
+            table.add_row(f"duration {label}", _pct(g), _pct(r))
+    return table
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def eval_tables(report: dict) -> list[Table]:
+    tables = [likelihood_table(report)]
+    gen = report.get("generation")
+    if gen:
+        tables.append(generation_table(gen))
+        if gen.get("music"):
+            tables.append(music_table(gen["music"]))
+    return tables
+
+
+def bleu_lines(report: dict) -> list[str]:
+    """sacrebleu's own layout: the score line with its signature, then per-line scores with --sentence."""
+    p = "/".join(f"{x:.1f}" for x in report["precisions"])
+    lines = [
+        f"BLEU = {report['score']:.2f} {p} (BP = {report['brevity_penalty']:.3f} ratio = {report['ratio']:.3f} "
+        f"hyp_len = {report['hyp_len']} ref_len = {report['ref_len']})",
+        report["signature"],
+    ]
+    for i, s in enumerate(report.get("sentences", []), 1):
+        lines.append(f"{i}\tBLEU = {s['score']:.2f} {'/'.join(f'{x:.1f}' for x in s['precisions'])} (BP = {s['brevity_penalty']:.3f})")
+    return lines

@@ -1,0 +1,128 @@
+"""Beam search: width 1 is greedy, a wider beam finds what greedy misses, end-of-sequence and batching behave."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from seqgen.config import ModelConfig, SampleConfig
+from seqgen.errors import UsageError
+from seqgen.generate import beam_search, continue_batch, generate
+from seqgen.model import RNNLanguageModel
+
+
+class TableModel(nn.Module):
+    """A fake language model: the next-token distribution depends only on the last token (a Markov table).
+
+    The state is the last token, shaped like a GRU state (layers=1, B, 1), so beams reorder it as they would a real one.
+    """
+
+    def __init__(self, probs: list[list[float]]):
+        super().__init__()
+        self.logp = torch.tensor(probs).clamp_min(1e-9).log()  # (V, V)
+
+    def forward(self, tokens, state=None):
+        return self.logp[tokens], tokens[:, -1:].T.unsqueeze(-1).float()  # (B, T, V), (1, B, 1)
+
+
+# 0: start; after it A(1) is likelier than B(2), but after A everything is uncertain and after B, C(3) is certain
+TRAP = [
+    [0.0, 0.6, 0.4, 0.0],
+    [0.25, 0.25, 0.25, 0.25],
+    [0.0, 0.0, 0.0, 1.0],
+    [0.25, 0.25, 0.25, 0.25],
+]
+
+
+@torch.no_grad()
+def logprob(model, prime, ids):
+    logits, _ = model(torch.tensor([prime + ids]))
+    logp = torch.log_softmax(logits[0, len(prime) - 1 : -1].float(), -1)
+    return float(logp.gather(1, torch.tensor(ids).view(-1, 1)).sum())
+
+
+def tiny_model(seed=0, cell="lstm"):
+    torch.manual_seed(seed)
+    return RNNLanguageModel(ModelConfig(vocab_size=11, cell=cell, layers=2, hidden=16, embed=8, dropout=0.0)).eval()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_beam_of_one_is_greedy(cell):
+    model = tiny_model(1, cell)
+    for prime in ([3], [1, 4, 1, 5]):
+        greedy = generate(model, prime, SampleConfig(length=25, greedy=True))[0]
+        (best, score), = beam_search(model, [prime], beam=1, length=25)[0]
+        assert best == greedy
+        assert score == pytest.approx(logprob(model, prime, greedy) / 25, abs=1e-5)
+
+
+def test_wider_beam_beats_greedy_on_a_trap():
+    model = TableModel(TRAP)
+    greedy = continue_batch(model, [[0]], SampleConfig(length=2, greedy=True))[0]
+    assert greedy[0] == 1
+    (best, score), = beam_search(model, [[0]], beam=2, length=2)[0]
+    assert best == [2, 3]
+    assert logprob(model, [0], best) > logprob(model, [0], greedy)
+    assert score == pytest.approx(math.log(0.4) / 2, abs=1e-6)
+
+
+def test_beam_scores_are_ordered_and_match_the_model():
+    model = tiny_model(2)
+    results = beam_search(model, [[1, 2, 3]], beam=5, length=12, keep=5)[0]
+    scores = [s for _, s in results]
+    assert scores == sorted(scores, reverse=True) and len({tuple(ids) for ids, _ in results}) == 5
+    for ids, s in results:
+        assert s == pytest.approx(logprob(model, [1, 2, 3], ids) / 12, abs=1e-5)
+
+
+def test_batched_primers_give_the_same_beams_as_one_at_a_time():
+    model = tiny_model(3)
+    primes = [[1, 2], [5, 5], [7, 0]]
+    together = beam_search(model, primes, beam=3, length=10, keep=2)
+    for prime, result in zip(primes, together):
+        alone = beam_search(model, [prime], beam=3, length=10, keep=2)[0]
+        assert [ids for ids, _ in result] == [ids for ids, _ in alone]
+
+
+def test_end_of_sequence_finishes_hypotheses_with_length_normalisation():
+    # after 0: eos(3) with 0.5 at once, or 1 then a sure 2 then eos: 0.5 * 1 * 1 over three tokens
+    table = [[0.0, 0.5, 0.0, 0.5], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.25, 0.25, 0.25, 0.25]]
+    model = TableModel(table)
+    best = beam_search(model, [[0]], beam=2, length=6, eos_id=3, keep=2)[0]
+    assert best[0][0] == [1, 2, 3]  # log(0.5)/3 beats log(0.5)/1: normalisation favours the longer one
+    assert best[1][0] == [3]
+    assert best[0][1] == pytest.approx(math.log(0.5) / 3, abs=1e-6)
+    unnormalised = beam_search(model, [[0]], beam=2, length=6, eos_id=3, alpha=0.0)[0]
+    assert unnormalised[0][1] == pytest.approx(math.log(0.5), abs=1e-6)
+
+
+def test_continue_batch_greedy_equals_generate_for_each_primer():
+    model = tiny_model(4)
+    primes = [[1, 2, 3], [4, 5, 6]]
+    out = continue_batch(model, primes, SampleConfig(length=15, greedy=True))
+    for prime, ids in zip(primes, out):
+        assert ids == generate(model, prime, SampleConfig(length=15, greedy=True))[0]
+    a = continue_batch(model, primes, SampleConfig(length=15, seed=7))
+    assert a == continue_batch(model, primes, SampleConfig(length=15, seed=7))
+
+
+def test_beam_options_are_checked():
+    with pytest.raises(UsageError, match="--beam must be at least 1"):
+        SampleConfig(beam=0).check()
+    with pytest.raises(UsageError, match="--top-k does not apply to --beam"):
+        SampleConfig(beam=2, top_k=5).check()
+    with pytest.raises(UsageError, match="--num 3 is more than --beam 2"):
+        SampleConfig(beam=2, num=3).check()
+
+
+def test_sample_command_with_beam(cli, char_run):
+    res = cli("sample", char_run, "--beam", "3", "--length", "30", "--prime", "ROMEO:")
+    assert res.code == 0, res.err
+    assert res.out.startswith("ROMEO:") and len(res.out) in (36, 37)  # the primer, 30 characters found, one line end
+    again = cli("sample", char_run, "--beam", "3", "--length", "30", "--prime", "ROMEO:")
+    assert again.out == res.out  # search is deterministic: no seed needed
+    two = cli("sample", char_run, "--beam", "3", "--num", "2", "--length", "30")
+    assert two.code == 0 and two.out.count("--- sample") == 2
+    res = cli("sample", char_run, "--beam", "2", "--greedy")
+    assert res.code == 2 and "--greedy does not apply to --beam" in res.err
