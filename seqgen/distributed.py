@@ -1,0 +1,140 @@
+"""Training in several processes under `torchrun` (DistributedDataParallel): who this process is, and
+the few collective operations the trainer needs.
+
+Each rank trains its share of the `--batch` parallel streams; DDP averages the gradients, so N ranks
+with B/N streams each take the same steps as one process with B streams. Rank 0 alone writes the run
+folder. A single process (no torchrun) gets `Single`, whose methods cost nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+from torch import distributed as dist
+
+from seqgen.errors import UsageError
+from seqgen.model import State
+
+
+@dataclass
+class Single:
+    """One process: rank 0 of 1; every collective is the identity."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, batch: int) -> slice:
+        """The streams (rows of the (batch, ...) stream view) this rank trains."""
+        if batch % self.world:
+            raise UsageError(
+                f"--batch {batch} does not split evenly over {self.world} processes",
+                f"use a multiple of {self.world}, e.g. --batch {batch - batch % self.world or self.world}",
+            )
+        per = batch // self.world
+        return slice(self.rank * per, (self.rank + 1) * per)
+
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        return model
+
+    def agree(self, values: list[float]) -> list[float]:
+        """The maximum of each value over all ranks (stop flags, budget used), so all ranks decide alike."""
+        return values
+
+    def mean(self, values: list[float]) -> list[float]:
+        return values
+
+    def gather_state(self, state: State | None) -> State | None:
+        """All ranks' recurrent states joined along the batch: (L, B/N, H) each -> (L, B, H)."""
+        return state
+
+    def barrier(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class Distributed(Single):
+    """One of several processes started by torchrun; gloo on the CPU, NCCL on CUDA."""
+
+    def __init__(self, rank: int, world: int, local_rank: int, device: torch.device):
+        super().__init__(rank, world, local_rank)
+        self.device = device
+        if not dist.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            dist.init_process_group(backend, rank=rank, world_size=world, timeout=timedelta(minutes=60))
+
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def _reduce(self, values: list[float], op) -> list[float]:
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(t, op=op)
+        return t.tolist()
+
+    def agree(self, values: list[float]) -> list[float]:
+        return self._reduce(values, dist.ReduceOp.MAX)
+
+    def mean(self, values: list[float]) -> list[float]:
+        return [v / self.world for v in self._reduce(values, dist.ReduceOp.SUM)]
+
+    def gather_state(self, state: State | None) -> State | None:
+        if state is None:
+            return None
+        parts = list(state) if isinstance(state, tuple) else [state]
+        joined = []
+        for part in parts:
+            pieces = [torch.empty_like(part) for _ in range(self.world)]
+            dist.all_gather(pieces, part.contiguous())
+            joined.append(torch.cat(pieces, dim=1))  # (L, B, H), rank order = stream order
+        return tuple(joined) if isinstance(state, tuple) else joined[0]
+
+    def barrier(self) -> None:
+        dist.barrier()
+
+    def close(self) -> None:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def launched() -> tuple[int, int, int] | None:
+    """(rank, world size, local rank) when torchrun started this process with more than one rank."""
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world <= 1:
+        return None
+    return int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def local_device(device: torch.device, local_rank: int) -> torch.device:
+    """One GPU per process on a machine: rank i on cuda:i (when --device names no index)."""
+    if device.type == "cuda" and device.index is None:
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return device
+
+
+def setup(device: torch.device) -> tuple[Single, torch.device]:
+    """The process group for this process (Single outside torchrun) and the device it trains on."""
+    found = launched()
+    if found is None:
+        return Single(), device
+    rank, world, local_rank = found
+    device = local_device(device, local_rank)
+    return Distributed(rank, world, local_rank, device), device
+
+
+def is_main_process() -> bool:
+    """True outside torchrun and on rank 0: the one process that writes the run folder."""
+    found = launched()
+    return found is None or found[0] == 0
