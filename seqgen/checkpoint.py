@@ -3,8 +3,10 @@
 A checkpoint spans several files (weights, optimizer state, config.json with their digests), so it is
 committed like a small journal: new files are written and fsynced under pending names, config.json is
 replaced atomically with their digests (the commit point), then the pending files are renamed into place.
-A reader that finds a pending file matching config.json's digest finishes the renames (roll forward), so
-`kill -9` at any moment leaves either the old checkpoint or the new one, never a mix.
+`kill -9` at any moment leaves either the old checkpoint or the new one, never a mix: a trainer that opens the
+run (holding its lock) finishes the renames (roll forward) or deletes uncommitted leftovers, and a reader that
+finds a pending file matching config.json's digest reads that one. Readers never change the folder, so
+`sample` or `eval` beside a running `train` cannot disturb its checkpoint.
 Nothing is unpickled: weights are safetensors, state.pt is read with `weights_only=True`.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,11 +47,20 @@ class Run:
 
     @property
     def model_config(self) -> ModelConfig:
-        return from_dict(ModelConfig, self.config["model"], f"{self.path / CONFIG} [model]")
+        return self._section(ModelConfig, "model")
 
     @property
     def train_config(self) -> TrainConfig:
-        return from_dict(TrainConfig, self.config["train"], f"{self.path / CONFIG} [train]")
+        return self._section(TrainConfig, "train")
+
+    def _section(self, cls: type, key: str) -> Any:
+        what = f"{self.path / CONFIG} [{key}]"
+        cfg = from_dict(cls, self.config[key], what)
+        try:
+            cfg.check()
+        except UsageError as exc:  # a setting out of range in a file, not on the command line: exit 1
+            raise RunError(f"{what}: {exc.message}; the run is corrupt") from None
+        return cfg
 
     @property
     def dataset_meta(self) -> dict:
@@ -74,8 +86,8 @@ def new_config(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset_path: Pat
     }
 
 
-def open_run(path: Path) -> Run:
-    """Read a run folder's config.json, finishing an interrupted checkpoint commit if there is one."""
+def open_run(path: Path, recover: bool = False) -> Run:
+    """Read a run folder's config.json; with `recover` (only under the RunLock), finish or undo an interrupted commit."""
     path = Path(path)
     cfg_path = path / CONFIG
     if not path.is_dir():
@@ -95,10 +107,16 @@ def open_run(path: Path) -> Run:
             f"upgrade seqgen; this is {__version__}, which reads run format {FORMAT_VERSION}",
         )
     for key in ("model", "train", "dataset", "digests"):
-        if key not in config:
+        if not isinstance(config.get(key), dict):
             raise RunError(f"{cfg_path} lacks its {key!r} section; the run is corrupt")
-    _roll_forward(path, config["digests"])
-    return Run(path, config)
+    run = Run(path, config)
+    run.model_config, run.train_config  # refuse wrong types and impossible values now, not deep inside a verb
+    if recover:
+        try:
+            _roll_forward(path, config["digests"])
+        except OSError as exc:
+            raise SeqgenError(f"cannot repair the run folder {path}: {exc.strerror or exc}", "check its permissions") from None
+    return run
 
 
 def _roll_forward(path: Path, digests: dict[str, str]) -> None:
@@ -109,33 +127,60 @@ def _roll_forward(path: Path, digests: dict[str, str]) -> None:
                 pending.unlink(missing_ok=True)  # commit had finished; a stale leftover
             elif sha256_file(pending) == digest:
                 os.replace(pending, path / name)
-    for leftover in path.glob(".*.pending"):
+    for leftover in [*path.glob(".*.pending"), *path.glob(".*.tmp")]:
         leftover.unlink(missing_ok=True)  # written but never committed: the old checkpoint stands
+    fsync_dir(path)
+
+
+def _disk_digests(path: Path) -> dict | None:
+    try:
+        return json.loads((path / CONFIG).read_text(encoding="utf-8")).get("digests")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def verified(run: Run, name: str) -> Path:
-    """Path of a weights/state file whose SHA-256 matches config.json; a clear error otherwise."""
+    """Path of a weights/state file whose SHA-256 matches config.json; a clear error otherwise.
+
+    A trainer may be checkpointing meanwhile: its committed-but-not-yet-renamed pending file is accepted, and
+    config.json is read again when the file has moved on since we read it.
+    """
     file = run.path / name
-    digest = run.config["digests"].get(name)
-    if digest is None:
-        raise RunError(f"{run.path} has no {name} yet", "train longer, or resume the run")
+    for _ in range(5):
+        digest = run.config["digests"].get(name)
+        if digest is None:
+            break
+        for candidate in (file, _pending(run.path, name), file):
+            try:
+                if sha256_file(candidate) == digest:
+                    return candidate
+            except OSError:
+                continue
+        fresh = _disk_digests(run.path)
+        if not fresh or fresh == run.config["digests"]:
+            break
+        run.config = {**run.config, "digests": fresh}
+    if run.config["digests"].get(name) is None:
+        raise RunError(f"{run.path} has no {name} yet", f"train longer, or continue it with `seqgen train --resume {run.path}`")
     if not file.is_file():
         raise RunError(f"{file} is missing", "the run folder is incomplete; copy it again or retrain")
-    if sha256_file(file) != digest:
-        raise RunError(
-            f"{file} does not match the digest in {CONFIG} (truncated, corrupted or from another run)",
-            "copy the run folder again or retrain; it was not loaded",
-        )
-    return file
+    raise RunError(
+        f"{file} does not match the digest in {CONFIG} (truncated, corrupted or from another run)",
+        "copy the run folder again or retrain; it was not loaded",
+    )
 
 
 def load_model_from(run: Run, name: str = BEST, device: torch.device | str = "cpu") -> RNNLanguageModel:
-    file = verified(run, name)
     model = RNNLanguageModel(run.model_config)
-    try:
-        missing, unexpected = load_model(model, str(file), strict=False, device=str(device))
-    except Exception as exc:  # safetensors raises several types for a bad header or shape
-        raise RunError(f"{file} cannot be loaded as this run's model: {exc}") from None
+    for attempt in range(3):
+        file = verified(run, name)
+        try:
+            missing, unexpected = load_model(model, str(file), strict=False, device=str(device))
+            break
+        except Exception as exc:  # safetensors raises several types for a bad header or shape
+            if not file.exists() and attempt < 2:
+                continue  # a trainer beside us renamed its new checkpoint into place meanwhile: look again
+            raise RunError(f"{file} cannot be loaded as this run's model: {exc}") from None
     if missing or unexpected:
         raise RunError(f"{file} does not fit this run's model (missing {sorted(missing)}, unexpected {sorted(unexpected)})")
     return model.to(device)
@@ -149,36 +194,78 @@ def load_state(run: Run) -> dict[str, Any]:
         raise RunError(f"{file} cannot be read safely ({type(exc).__name__}); it was not loaded", "retrain or copy the run again") from None
 
 
+class _Sink:
+    """The file torch.save writes through: keeps the OSError that torch would turn into a vague RuntimeError."""
+
+    def __init__(self, fh: Any):
+        self.fh, self.error = fh, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
+def _save_state(state: dict[str, Any], path: Path) -> None:
+    with open(path, "wb") as fh:
+        sink = _Sink(fh)
+        try:
+            torch.save(state, sink)
+        except RuntimeError:
+            if sink.error is not None:
+                raise sink.error from None
+            raise
+
+
+def _save_weights(model: torch.nn.Module, path: Path) -> None:
+    try:
+        save_model(model, str(path))
+    except Exception as exc:  # safetensors reports I/O failures as SafetensorError("... (os error 28)")
+        code = re.search(r"os error (\d+)", str(exc))
+        if code is None:
+            raise
+        raise OSError(int(code.group(1)), os.strerror(int(code.group(1)))) from None
+
+
 def save_checkpoint(run: Run, model: torch.nn.Module, state: dict[str, Any], best: bool) -> None:
     """Commit last weights + state (and best weights when `best`) as one unit; see the module docstring."""
     files: dict[str, Path] = {}
+    committing: dict | None = None
     try:
         files[LAST] = _pending(run.path, LAST)
-        save_model(model, str(files[LAST]))
+        _save_weights(model, files[LAST])
         if best:
             files[BEST] = _pending(run.path, BEST)
-            save_model(model, str(files[BEST]))
+            _save_weights(model, files[BEST])
         files[STATE] = _pending(run.path, STATE)
-        torch.save(state, files[STATE])
+        _save_state(state, files[STATE])
         for file in files.values():
             with open(file, "rb+") as fh:
                 os.fsync(fh.fileno())
         digests = dict(run.config["digests"])
         digests.update({name: sha256_file(file) for name, file in files.items()})
-        new_config = {**run.config, "digests": digests}
-        atomic_write_json(run.path / CONFIG, new_config)  # the commit point
-    except OSError as exc:
+        committing = {**run.config, "digests": digests}
+        atomic_write_json(run.path / CONFIG, committing)  # the commit point
+    except BaseException as exc:
+        if committing is not None and _disk_digests(run.path) == committing["digests"]:
+            # Stopped (a second Ctrl-C) after config.json was replaced: the pending files ARE the checkpoint now;
+            # the next `train --resume` renames them and readers accept them meanwhile. Deleting them would lose it.
+            run.config = committing
+            raise
         for file in files.values():
             file.unlink(missing_ok=True)
-        raise SeqgenError(
-            f"cannot write a checkpoint in {run.path}: {exc.strerror or exc}",
-            "free disk space or fix permissions; the previous checkpoint is intact",
-        ) from None
-    except BaseException:
-        for file in files.values():
-            file.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise SeqgenError(
+                f"cannot write a checkpoint in {run.path}: {exc.strerror or exc}",
+                "free disk space or fix permissions; the previous checkpoint is intact",
+            ) from None
         raise
-    run.config = new_config
+    run.config = committing
     for name, file in files.items():
         os.replace(file, run.path / name)
     fsync_dir(run.path)
@@ -190,6 +277,8 @@ def create_run(path: Path, config: dict, force: bool) -> Run:
     path.mkdir(parents=True, exist_ok=True)
     for name in (BEST, LAST, STATE, METRICS):
         (path / name).unlink(missing_ok=True)
+    for leftover in [*path.glob(".*.pending"), *path.glob(".*.tmp")]:
+        leftover.unlink(missing_ok=True)  # an older run's interrupted checkpoint
     atomic_write_json(path / CONFIG, config)
     return Run(path, config)
 
@@ -202,7 +291,13 @@ class RunLock:
         self.fh = None
 
     def __enter__(self) -> "RunLock":
-        self.fh = open(self.file, "a+")
+        hint = "training needs a run folder it can write; copy the run somewhere writable"
+        if self.file.parent.is_dir() and not os.access(self.file.parent, os.W_OK | os.X_OK):
+            raise SeqgenError(f"cannot train in {self.file.parent}: the folder is not writable", hint)
+        try:
+            self.fh = open(self.file, "a+")
+        except OSError as exc:
+            raise SeqgenError(f"cannot train in {self.file.parent}: {exc.strerror or exc}", hint) from None
         try:
             fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -11,11 +11,19 @@ from typing import Annotated, Optional
 
 import click
 import typer
-from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
 from seqgen import __version__
+
+try:  # typer >= 0.26 raises its own vendored click's usage errors, which are not click's
+    from typer._click.exceptions import UsageError as _TyperUsageError
+except ImportError:  # older typer uses click itself
+    _TyperUsageError = click.UsageError
+try:  # likewise its contexts report their vendored click's ParameterSource (click's own never compares equal)
+    from typer._click.core import ParameterSource
+except ImportError:
+    from click.core import ParameterSource
 
 app = typer.Typer(
     name="seqgen",
@@ -54,7 +62,8 @@ def root(
 def prepare(
     sources: Annotated[list[str], typer.Argument(help="Text files, folders, '-' for stdin, or a built-in corpus name (see `seqgen corpora`).", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write.", show_default=False)],
-    level: Annotated[str, typer.Option(help="Token level: char or word.")] = "char",
+    level: Annotated[Optional[str], typer.Option(help="Token level: char or word for text (default char); melody or notes for music (default melody).", show_default=False)] = None,
+    kind: Annotated[Optional[str], typer.Option(help="text or music (default: inferred from the sources: .mid/.xml/.abc/... files, music corpora).", show_default=False)] = None,
     val: Annotated[float, typer.Option(help="Fraction of tokens for validation (contiguous, after train).")] = 0.05,
     test: Annotated[float, typer.Option(help="Fraction of tokens for test (contiguous, at the end).")] = 0.05,
     glob: Annotated[str, typer.Option(help="File pattern inside folders.")] = "*.txt",
@@ -62,12 +71,36 @@ def prepare(
     lowercase: Annotated[bool, typer.Option(help="Word level: lowercase all words.")] = False,
     min_freq: Annotated[int, typer.Option(help="Word level: rarer words become <unk>.")] = 1,
     max_vocab: Annotated[Optional[int], typer.Option(help="Word level: keep at most this many tokens.", show_default=False)] = None,
+    tracks: Annotated[Optional[list[str]], typer.Option(help="Music: tracks/parts to read, by name, program:N or index:N (repeatable; default: all but drums; melody: the highest-pitched track).", show_default=False)] = None,
+    steps_per_quarter: Annotated[int, typer.Option(help="Music: time grid, steps per quarter note (must divide 480; 12 holds 16ths and triplets).")] = 12,
+    transpose: Annotated[Optional[str], typer.Option(help="Music: add transposed copies of the training pieces: all (12 keys), N (±N semitones), A..B or a list -2,0,2.", show_default=False)] = None,
+    key_normalize: Annotated[bool, typer.Option(help="Music: move every piece to C major / A minor (estimated key).")] = False,
+    velocity_bins: Annotated[int, typer.Option(help="Music: keep dynamics as this many velocity levels (0: none).")] = 0,
+    drums: Annotated[bool, typer.Option(help="Music, notes level: include drum tracks (MIDI channel 10).")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing dataset folder.")] = False,
 ) -> None:
-    """Tokenize text into a dataset folder (meta.json + train/val/test token ids)."""
+    """Tokenize text or music into a dataset folder (meta.json + train/val/test token ids)."""
+    from seqgen.errors import UsageError
     from seqgen.prepare import prepare_text
 
     start = time.perf_counter()
+    if kind is None:
+        from seqgen.prepare_music import infer_kind
+
+        kind = "music" if level in ("melody", "notes") else infer_kind(sources)
+    if kind == "music":
+        from seqgen.prepare_music import prepare_music
+
+        mreport = prepare_music(sources, out, level, val, test, force, tracks, steps_per_quarter, transpose, key_normalize, velocity_bins, drums)
+        _print_music_report(mreport, time.perf_counter() - start)
+        return
+    if kind != "text":
+        raise UsageError(f"--kind must be text or music, not {kind!r}")
+    music_only = {"--tracks": tracks, "--transpose": transpose, "--key-normalize": key_normalize, "--velocity-bins": velocity_bins, "--drums": drums}
+    given = [name for name, value in music_only.items() if value]
+    if given or steps_per_quarter != 12:
+        raise UsageError(f"{(given or ['--steps-per-quarter'])[0]} is a music option", "pass --kind music for MIDI files and scores")
+    level = level or "char"
     report = prepare_text(sources, out, level, val, test, force, glob, encoding, lowercase, min_freq, max_vocab)
     table = Table(title=f"dataset {out} ({level} level, {time.perf_counter() - start:.1f} s)", show_header=False)
     table.add_row("sources", f"{len(report.sources):,}")
@@ -79,6 +112,27 @@ def prepare(
     table.add_row("vocabulary", f"{report.vocab_size:,}")
     if level == "word":
         table.add_row("<unk> rate", f"{report.unk_rate():.2%}")
+    err.print(table)
+    for name, reason in report.skipped:
+        err.print(f"skipped {name}: {reason}")
+
+
+def _print_music_report(report, seconds: float) -> None:
+    table = Table(title=f"dataset {report.out} ({report.level} level, {seconds:.1f} s)", show_header=False)
+    table.add_row("files read", f"{report.files:,}")
+    for reason, n in report.skip_kinds().most_common():
+        table.add_row(f"skipped: {reason}", f"{n:,}")
+    table.add_row("pieces", ", ".join(f"{report.pieces.get(s, 0):,} {s}" for s in ("train", "val", "test")))
+    if report.transposed:
+        table.add_row("transposed copies", f"{report.transposed:,} (in train)")
+    table.add_row("notes", f"{report.notes:,}")
+    for reason, n in report.dropped.most_common():
+        table.add_row(f"dropped: {reason}", f"{n:,}")
+    for reason, n in report.shortened.most_common():
+        table.add_row(f"shortened: {reason}", f"{n:,}")
+    for split, n in report.splits.items():
+        table.add_row(f"{split} tokens", f"{n:,}")
+    table.add_row("vocabulary", f"{report.vocab_size:,}")
     err.print(table)
     for name, reason in report.skipped:
         err.print(f"skipped {name}: {reason}")
@@ -131,7 +185,7 @@ def train(
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many validations without improvement.", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Random seed (weights, dropout, data order).")] = 1337,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (default: torch's choice).", show_default=False)] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (default: the physical cores this process may use; 1 per process under torchrun).", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
 ) -> None:
@@ -149,9 +203,9 @@ def train(
             names = ", ".join("--" + n.replace("_", "-") for n in fixed + (["out"] if out is not None else []))
             raise UsageError(f"{names} cannot change when resuming", "only the budget (--max-steps, --epochs, --time-limit), --eval-every, --patience, --device and --threads can")
         overrides = {k: v for k, v in {"max_steps": max_steps, "epochs": epochs, "time_limit": limit, "patience": patience, "threads": threads}.items() if v is not None}
-        for name in ("eval_every", "log_every", "device"):
+        for name, value in (("eval_every", eval_every), ("log_every", log_every), ("device", device)):
             if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
-                overrides[name] = locals()[name]
+                overrides[name] = value
         result = resume_training(resume, dataset, overrides, log, bar)
     else:
         if dataset is None or out is None:
@@ -180,7 +234,7 @@ def train(
 @app.command()
 def sample(
     run: Annotated[Path, typer.Argument(help="Run folder from `seqgen train`.", show_default=False)],
-    length: Annotated[int, typer.Option(help="Tokens to generate per sample.")] = 500,
+    length: Annotated[Optional[int], typer.Option(help="Tokens to generate per sample (default 500; music: as many as --bars needs).", show_default=False)] = None,
     temperature: Annotated[float, typer.Option(help="Sampling temperature, > 0; lower is safer, higher is wilder.")] = 1.0,
     top_k: Annotated[Optional[int], typer.Option(help="Sample only from the k most likely tokens.", show_default=False)] = None,
     top_p: Annotated[Optional[float], typer.Option(help="Sample only from the smallest set with this much probability, in (0, 1].", show_default=False)] = None,
@@ -194,13 +248,26 @@ def sample(
     weights: Annotated[str, typer.Option(help="best (lowest validation loss) or last.")] = "best",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     force: Annotated[bool, typer.Option(help="Overwrite existing output files.")] = False,
+    beam: Annotated[Optional[int], typer.Option(help="Beam search of this width for the most likely continuation (length-normalised); --num gives the best N beams.", show_default=False)] = None,
+    bars: Annotated[Optional[int], typer.Option(help="Music: bars to generate after the primer (default 16 unless --length is given).", show_default=False)] = None,
+    tempo: Annotated[Optional[float], typer.Option(help="Music: tempo in quarter notes per minute (default: the primer's, else the corpus's, else 120).", show_default=False)] = None,
+    program: Annotated[int, typer.Option(help="Music: General MIDI program 0-127 of the part (0 is acoustic grand piano).")] = 0,
+    time_signature: Annotated[Optional[str], typer.Option(help="Music: time signature such as 3/4 (default: the generated one, else the corpus's).", show_default=False)] = None,
+    velocity: Annotated[int, typer.Option(help="Music: note velocity 1-127 when the run has no velocity tokens.")] = 80,
+    prime_midi: Annotated[Optional[Path], typer.Option(help="Music: continue this MIDI file (or score), tokenized with the run's scheme.", show_default=False)] = None,
+    prime_bars: Annotated[Optional[int], typer.Option(help="Music: use only the first N bars of --prime-midi.", show_default=False)] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="Music: midi or tokens (default: midi when --out ends in .mid, else tokens).", show_default=False)] = None,
 ) -> None:
-    """Generate new text from a trained run."""
+    """Generate new text, or music as MIDI files, from a trained run."""
     from seqgen.config import SampleConfig
+    from seqgen.sample_music import MusicOptions
     from seqgen.session import sample_run
 
-    cfg = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, num=num, seed=seed, stop_at_eos=stop_at_eos)
-    sample_run(run, cfg, prime, prime_file, out, weights, device, force, warn=lambda msg: err.print(msg))
+    music = MusicOptions(bars=bars, length_given=length is not None, tempo=tempo, program=program, time_signature=time_signature,
+                         velocity=velocity, prime_midi=prime_midi, prime_bars=prime_bars, format=fmt)
+    length = 500 if length is None else length
+    cfg = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, num=num, seed=seed, stop_at_eos=stop_at_eos, beam=beam)
+    sample_run(run, cfg, prime, prime_file, out, weights, device, force, warn=lambda msg: err.print(msg), music=music)
 
 
 # ---------------------------------------------------------------- eval
@@ -208,29 +275,89 @@ def sample(
 
 @app.command("eval")
 def evaluate(
+    ctx: typer.Context,
     run: Annotated[Path, typer.Argument(help="Run folder from `seqgen train`.", show_default=False)],
     split: Annotated[str, typer.Option(help="Dataset split to score: train, val or test.")] = "val",
-    file: Annotated[Optional[Path], typer.Option(help="Score this text file instead of a split.", show_default=False)] = None,
+    file: Annotated[Optional[Path], typer.Option(help="Score this file instead of a split: text, or a MIDI file or score for a music run.", show_default=False)] = None,
     encoding: Annotated[Optional[str], typer.Option(help="Encoding of --file.", show_default=False)] = None,
     weights: Annotated[str, typer.Option(help="best or last.")] = "best",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout (keys: README, \"eval output\").")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    ngram: Annotated[int, typer.Option(help="Order of the Kneser–Ney n-gram baseline fitted on the train split; 0 leaves it out.")] = 5,
+    bleu: Annotated[bool, typer.Option("--bleu", help="Also generate: continuation BLEU on held-out segments, self-BLEU and novelty of free samples, music statistics.")] = False,
+    bleu_samples: Annotated[int, typer.Option(help="--bleu: held-out segments (from the test split, else validation).")] = 100,
+    prompt_len: Annotated[int, typer.Option(help="--bleu: tokens of each segment the model reads.")] = 100,
+    cont_len: Annotated[int, typer.Option(help="--bleu: tokens it writes, scored against the true continuation.")] = 100,
+    num: Annotated[int, typer.Option(help="--bleu: free samples for self-BLEU, novelty and music statistics.")] = 10,
+    length: Annotated[int, typer.Option(help="--bleu: tokens per free sample.")] = 300,
+    temperature: Annotated[float, typer.Option(help="--bleu: sampling temperature for continuations and free samples.")] = 1.0,
+    greedy: Annotated[bool, typer.Option(help="--bleu: continuations take the most likely token.")] = False,
+    beam: Annotated[Optional[int], typer.Option(help="--bleu: continuations by beam search of this width.", show_default=False)] = None,
+    novelty_n: Annotated[Optional[int], typer.Option(help="--bleu: n-gram length for novelty (default 8 characters, 4 words, 8 music tokens).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Random seed for every draw.")] = 1234,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the JSON report to this file.", show_default=False)] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --out file.")] = False,
 ) -> None:
-    """Perplexity, cross-entropy and bits per token of a run on a split or a file."""
+    """Perplexity, bits per token and baselines of a run on a split or a file; with --bleu, BLEU, self-BLEU, novelty and music statistics."""
+    from seqgen.errors import UsageError
+    from seqgen.evaluation import EvalOptions
+    from seqgen.files import atomic_write_json
     from seqgen.session import evaluate_run
+    from seqgen.tables import eval_tables
 
-    report = evaluate_run(run, split, file, encoding, weights, device)
-    table = Table(title=f"{report['run']} on {report['data']}", show_header=False)
-    unit = "character" if report["level"] == "char" else "token"
-    table.add_row("tokens scored", f"{report['tokens']:,}")
-    table.add_row("unknown tokens", f"{report['unknown']:,} ({report['unknown_rate']:.2%})")
-    table.add_row("cross-entropy", f"{report['nats_per_token']:.4f} nats/{unit}")
-    table.add_row(f"bits per {unit}", f"{report['bits_per_token']:.4f}")
-    table.add_row("perplexity", f"{report['perplexity']:.3f}")
-    table.add_row("weights", f"{report['weights']} sha256 {report['weights_sha256'][:12]}")
-    err.print(table)
+    if out is not None and out.exists() and not force:
+        raise UsageError(f"{out} already exists", "pass --force to overwrite it, or choose another --out")
+    options = EvalOptions(ngram=ngram, bleu=bleu, bleu_samples=bleu_samples, prompt_len=prompt_len, cont_len=cont_len, num=num, length=length,
+                          temperature=temperature, greedy=greedy, beam=beam, seed=seed, novelty_n=novelty_n)
+    options.check()
+    if file is not None and ctx.get_parameter_source("split") == ParameterSource.COMMANDLINE:
+        raise UsageError("give --split or --file, not both")
+    report = evaluate_run(run, split, file, encoding, weights, device, options, log=lambda msg: err.print(msg))
+    for table in eval_tables(report):
+        err.print(table)
+    if out is not None:
+        atomic_write_json(out, report)
+        err.print(f"wrote {out}")
     if as_json:
-        typer.echo(json.dumps(report))
+        typer.echo(json.dumps(report, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- bleu and plot
+
+
+@app.command("bleu")
+def bleu_command(
+    hypothesis: Annotated[Path, typer.Argument(help="Hypothesis file, one segment per line.", show_default=False)],
+    references: Annotated[list[Path], typer.Argument(help="One or more reference files, line-aligned with the hypothesis.", show_default=False)],
+    tokenize: Annotated[str, typer.Option(help="sacrebleu tokenizer: 13a, none (pre-tokenized, e.g. music tokens), intl, char or zh.")] = "13a",
+    sentence: Annotated[bool, typer.Option("--sentence", help="Also score each line (effective order, as sacrebleu --sentence-level).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the table.")] = False,
+) -> None:
+    """Corpus BLEU of line-aligned files, computed by sacrebleu (13a, exponential smoothing, max order 4, closest reference length)."""
+    from seqgen.bleu import bleu_files
+    from seqgen.tables import bleu_lines
+
+    report = bleu_files(hypothesis, references, tokenize, sentence)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        for line in bleu_lines(report):
+            typer.echo(line)
+
+
+@app.command("plot")
+def plot_command(
+    target: Annotated[Path, typer.Argument(help="A run folder (loss curves from metrics.jsonl) or a MIDI file (piano roll).", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="PNG to write (default: RUN/loss.png, or the MIDI file's name with .png).", show_default=False)] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing PNG.")] = False,
+) -> None:
+    """Draw a run's training and validation loss, or a MIDI file's piano roll, as a PNG (needs matplotlib)."""
+    from seqgen.plot import plot
+
+    result = plot(target, out, force)
+    if result.get("skipped_lines"):
+        err.print(f"warning: skipped {result['skipped_lines']} unreadable line(s) of metrics.jsonl")
+    err.print(f"wrote {result['out']}")
 
 
 # ---------------------------------------------------------------- entry point
@@ -249,11 +376,15 @@ def main(argv: list[str] | None = None) -> int:
     args = [a for a in args if a != "--debug"]
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="seqgen", standalone_mode=False)
-        return 0
+        code = command.main(args=args, prog_name="seqgen", standalone_mode=False)
+        if code == 130:  # typer >= 0.26 turns Ctrl-C into a returned exit code 130, not an exception
+            _print_error("interrupted")
+        return code if isinstance(code, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.UsageError as exc:
+    except (click.UsageError, _TyperUsageError) as exc:
+        if not exc.format_message():
+            return 2  # no_args_is_help: the help was the message
         where = f"seqgen {exc.ctx.info_name} --help" if exc.ctx and exc.ctx.parent else "seqgen --help"
         if exc.ctx and exc.ctx.parent:
             where = f"{exc.ctx.command_path} --help"

@@ -6,6 +6,7 @@ Loading is strict: an unknown key is an error, so a typo never silently becomes 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -15,6 +16,15 @@ from seqgen.errors import RunError, UsageError
 CELLS = ("lstm", "gru", "rnn")
 CLIP_MODES = ("norm", "value")
 SCHEDULES = ("cosine", "step", "constant")
+MAX_PARAMETERS = 10**9  # far beyond a recurrent model one machine trains; stops a typo before it allocates
+MAX_THREADS = 1024
+MAX_SEED = 2**63 - 1
+MAX_SAMPLES = 4096  # --num: samples drawn as one batch
+
+
+def check_seed(seed: int | None) -> None:
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
 
 
 @dataclass
@@ -33,12 +43,27 @@ class ModelConfig:
         for name in ("layers", "hidden", "embed", "vocab_size"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        for name, most in (("layers", 256), ("hidden", 2**16), ("embed", 2**16)):
+            if getattr(self, name) > most:
+                raise UsageError(f"--{name} must be at most {most:,}, got {getattr(self, name):,}")
+        if self.parameters() > MAX_PARAMETERS:
+            raise UsageError(
+                f"the model would have {self.parameters():,} parameters, more than seqgen trains ({MAX_PARAMETERS:,})",
+                "lower --hidden, --layers or --embed",
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"--dropout must be in [0, 1), got {self.dropout}")
         if self.tie_weights and self.embed != self.hidden:
             raise UsageError(
                 f"--tie-weights needs --embed equal to --hidden (got {self.embed} and {self.hidden})"
             )
+
+    def parameters(self) -> int:
+        """Parameter count, computed before anything is allocated (matches torch's modules)."""
+        gates = {"lstm": 4, "gru": 3}.get(self.cell, 1)
+        recurrent = sum(gates * self.hidden * ((self.embed if i == 0 else self.hidden) + self.hidden + 2) for i in range(self.layers))
+        head = 0 if self.tie_weights else self.vocab_size * self.hidden
+        return self.vocab_size * self.embed + recurrent + head + self.vocab_size
 
 
 @dataclass
@@ -63,16 +88,18 @@ class TrainConfig:
     patience: int | None = None  # evaluations without improvement before stopping
     seed: int = 1337
     device: str = "auto"
-    threads: int | None = None  # torch intra-op threads; None = torch's default
+    threads: int | None = None  # torch intra-op threads; None = physical cores (seqgen.machine.default_threads)
 
     def check(self) -> None:
         positive = ("batch", "seq_len", "eval_every", "log_every")
         for name in positive:
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise UsageError(f"--lr must be positive, got {self.lr}")
-        if self.clip < 0:
+        if not 0 < self.lr < math.inf:
+            raise UsageError(f"--lr must be a positive number, got {self.lr}")
+        if not 0 <= self.weight_decay < math.inf:
+            raise UsageError(f"--weight-decay must be 0 or more, got {self.weight_decay}")
+        if not 0 <= self.clip < math.inf:
             raise UsageError(f"--clip must be 0 (off) or positive, got {self.clip}")
         if self.clip_mode not in CLIP_MODES:
             raise UsageError(f"--clip-mode must be one of {', '.join(CLIP_MODES)}")
@@ -84,14 +111,17 @@ class TrainConfig:
             raise UsageError(f"--warmup must be 0 or more, got {self.warmup}")
         if self.max_steps is not None and self.max_steps < 1:
             raise UsageError(f"--max-steps must be at least 1, got {self.max_steps}")
-        if self.epochs is not None and not self.epochs > 0:
-            raise UsageError(f"--epochs must be positive, got {self.epochs}")
-        if self.time_limit is not None and not self.time_limit > 0:
+        if self.epochs is not None and not 0 < self.epochs < math.inf:
+            raise UsageError(f"--epochs must be a positive number, got {self.epochs}")
+        if self.time_limit is not None and not 0 < self.time_limit < math.inf:
             raise UsageError("--time-limit must be positive")
         if self.patience is not None and self.patience < 1:
             raise UsageError(f"--patience must be at least 1, got {self.patience}")
         if self.threads is not None and self.threads < 1:
             raise UsageError(f"--threads must be at least 1, got {self.threads}")
+        if self.threads is not None and self.threads > MAX_THREADS:
+            raise UsageError(f"--threads must be at most {MAX_THREADS}, got {self.threads:,}")
+        check_seed(self.seed)
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise UsageError(f"--device must be auto, cpu, cuda or mps, not {self.device!r}")
 
@@ -106,8 +136,17 @@ class SampleConfig:
     num: int = 1  # samples, drawn as one batch
     seed: int | None = None
     stop_at_eos: bool = False
+    beam: int | None = None  # beam width: search for the most likely continuation instead of sampling
 
     def check(self) -> None:
+        if self.beam is not None:
+            if self.beam < 1:
+                raise UsageError(f"--beam must be at least 1, got {self.beam}")
+            mixed = [name for name, on in (("--greedy", self.greedy), ("--top-k", self.top_k is not None), ("--top-p", self.top_p is not None), ("--temperature", self.temperature != 1.0)) if on]
+            if mixed:
+                raise UsageError(f"{mixed[0]} does not apply to --beam", "beam search ranks continuations by the model's own probabilities")
+            if self.num > self.beam:
+                raise UsageError(f"--num {self.num} is more than --beam {self.beam}", "beam search returns at most --beam hypotheses")
         if self.length < 1:
             raise UsageError(f"--length must be at least 1, got {self.length}")
         if not self.temperature > 0:
@@ -115,23 +154,53 @@ class SampleConfig:
                 f"--temperature must be greater than 0, got {self.temperature}",
                 "use --greedy for always-the-most-likely output",
             )
+        if self.temperature == math.inf:
+            raise UsageError(f"--temperature must be a finite number, got {self.temperature}")
+        if self.greedy:
+            mixed = [name for name, on in (("--top-k", self.top_k is not None), ("--top-p", self.top_p is not None)) if on]
+            if mixed:
+                raise UsageError(f"{mixed[0]} does not apply to --greedy", "greedy decoding always takes the most likely token")
         if self.top_k is not None and self.top_k < 1:
             raise UsageError(f"--top-k must be at least 1, got {self.top_k}")
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise UsageError(f"--top-p must be in (0, 1], got {self.top_p}")
         if self.num < 1:
             raise UsageError(f"--num must be at least 1, got {self.num}")
+        if self.num > MAX_SAMPLES:
+            raise UsageError(f"--num must be at most {MAX_SAMPLES:,}, got {self.num:,}", "run sample several times with different --seed values")
+        check_seed(self.seed)
 
 
 T = TypeVar("T")
 
 
+_JSON_TYPES = {"int": ((int,), "an integer"), "float": ((int, float), "a number"), "str": ((str,), "a string"), "bool": ((bool,), "true or false")}
+
+
+def _check_type(name: str, annotation: str, value: Any, what: str) -> None:
+    """Refuse a JSON value of the wrong type ("hidden": "many"), which would otherwise fail far from its cause."""
+    kinds = [k.strip() for k in str(annotation).split("|")]
+    if value is None and "None" in kinds:
+        return
+    known = [k for k in kinds if k in _JSON_TYPES]
+    if not known:
+        return  # a type this check does not know (a list, a nested config): left to the code that reads it
+    is_bool = isinstance(value, bool)
+    if not any(isinstance(value, _JSON_TYPES[k][0]) and (k == "bool" or not is_bool) for k in known):
+        raise RunError(f"{what} {name} must be {_JSON_TYPES[known[0]][1]}, not {value!r}")
+
+
 def from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
-    """Build a dataclass from JSON, refusing unknown keys (a typo is an error, not a new field)."""
+    """Build a dataclass from JSON, refusing unknown keys (a typo is an error, not a new field) and wrong types."""
+    if not isinstance(data, dict):
+        raise RunError(f"{what} must be a JSON object, not {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise RunError(f"{what} has unknown settings: {', '.join(unknown)}")
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            _check_type(f.name, f.type, data[f.name], what)
     try:
         return cls(**data)
     except TypeError as exc:

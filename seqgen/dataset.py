@@ -25,27 +25,30 @@ FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
 
 
-def is_seqgen_folder(path: Path) -> bool:
-    """True for a folder seqgen wrote (a dataset or a run): only those may be replaced with --force."""
-    for name in ("meta.json", "config.json"):
+def seqgen_folder_kind(path: Path) -> str | None:
+    """"dataset" or "run" for a folder seqgen wrote (recognised by its meta.json or config.json), else None."""
+    for name, kind in (("meta.json", "dataset"), ("config.json", "run")):
         try:
             data = json.loads((path / name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and str(data.get("format", "")).startswith("seqgen"):
-            return True
-    return False
+        if isinstance(data, dict) and data.get("format") == f"seqgen-{kind}":
+            return kind
+    return None
 
 
 def check_output_folder(out: Path, force: bool, what: str) -> None:
-    """Refuse to overwrite: an existing folder is replaced only with --force, and only if seqgen made it."""
+    """Refuse to overwrite: an existing folder is replaced only with --force, and only if seqgen made it as a `what`."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder", "choose another --out")
     if out.is_dir() and any(p.name != ".lock" for p in out.iterdir()):
         if not force:
             raise UsageError(f"{out} already exists", f"pass --force to replace the {what}, or choose another --out")
-        if not is_seqgen_folder(out):
+        kind = seqgen_folder_kind(out)
+        if kind is None:
             raise UsageError(f"{out} is not a folder seqgen made; refusing to replace it", "choose another --out")
+        if kind != what:
+            raise UsageError(f"{out} is a seqgen {kind} folder, not a {what}; refusing to replace it", "choose another --out")
 
 
 class DatasetWriter:
@@ -184,7 +187,7 @@ def batches(view: np.ndarray, seq_len: int, start: int = 0, partial: bool = Fals
     pos = start
     while pos + seq_len <= length or (partial and pos < length):
         end = min(pos + seq_len, length)
-        window = np.asarray(view[:, pos : end + 1], dtype=np.int64)
+        window = view[:, pos : end + 1].astype(np.int64)  # a writable copy torch can wrap
         yield window[:, :-1], window[:, 1:]
         pos = end
 

@@ -12,6 +12,7 @@ import torch
 
 from seqgen.config import SampleConfig
 from seqgen.model import RNNLanguageModel, State
+from seqgen.stepper import Stepper
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
@@ -35,7 +36,10 @@ def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float |
 
 def next_token_probs(logits: torch.Tensor, cfg: SampleConfig) -> torch.Tensor:
     """The distribution one step samples from: softmax(filter(logits / T))."""
-    return torch.softmax(filter_logits(logits / cfg.temperature, cfg.top_k, cfg.top_p), dim=-1)
+    scaled = logits / cfg.temperature
+    if not torch.isfinite(scaled).all():  # a tiny temperature overflowed: shift by the maximum first (same softmax)
+        scaled = (logits - logits.max(dim=-1, keepdim=True).values) / cfg.temperature
+    return torch.softmax(filter_logits(scaled, cfg.top_k, cfg.top_p), dim=-1)
 
 
 def choose(logits: torch.Tensor, cfg: SampleConfig, generator: torch.Generator | None) -> torch.Tensor:
@@ -44,6 +48,16 @@ def choose(logits: torch.Tensor, cfg: SampleConfig, generator: torch.Generator |
         return logits.argmax(dim=-1)
     probs = next_token_probs(logits.float(), cfg)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def cpu_generator(seed: int | None) -> torch.Generator:
+    """The generator every draw uses: on the CPU, so the same seed gives the same output on any device."""
+    generator = torch.Generator(device="cpu")
+    if seed is not None:
+        generator.manual_seed(seed)
+    else:
+        generator.seed()
+    return generator
 
 
 def expand_state(state: State, n: int) -> State:
@@ -64,22 +78,19 @@ def stream(
     """Yield, step by step, one new id per sample (None for a sample that has already ended).
 
     `prime` (at least one id) is read once as one sequence; then each step feeds only the newest
-    ids with the carried state. With `cfg.stop_at_eos`, a sample ends after its first `eos_id`.
+    ids with the carried state (through a `Stepper`). With `cfg.stop_at_eos`, a sample ends after its first `eos_id`.
     """
     if not prime:
         raise ValueError("generation needs at least one primer id")
     model.eval()
-    generator = torch.Generator(device="cpu")
-    if cfg.seed is not None:
-        generator.manual_seed(cfg.seed)
-    else:
-        generator.seed()
+    generator = cpu_generator(cfg.seed)
     prime_t = torch.tensor([list(prime)], dtype=torch.long, device=device)  # (1, P)
     logits, state = model(prime_t)
     state = expand_state(state, cfg.num)
     last = logits[:, -1, :].expand(cfg.num, -1)  # (N, V)
+    step = Stepper(model)
     done = [False] * cfg.num
-    for _ in range(cfg.length):
+    for produced in range(1, cfg.length + 1):
         ids = choose(last.cpu(), cfg, generator)  # drawn on the CPU: same seed, same output on any device
         new = ids.tolist()
         yield [None if d else t for d, t in zip(done, new)]
@@ -87,8 +98,8 @@ def stream(
             done = [d or t == eos_id for d, t in zip(done, new)]
             if all(done):
                 return
-        logits, state = model(ids.view(-1, 1).to(device), state)  # (N, 1, V)
-        last = logits[:, -1, :]
+        if produced < cfg.length:  # no step after the last token
+            last, state = step(ids.to(device), state)  # (N, V)
 
 
 def generate(
@@ -105,3 +116,120 @@ def generate(
             if tok is not None:
                 out.append(tok)
     return outputs
+
+
+@torch.no_grad()
+def continue_batch(
+    model: RNNLanguageModel,
+    primes: Sequence[Sequence[int]],
+    cfg: SampleConfig,
+    device: torch.device | str = "cpu",
+) -> list[list[int]]:
+    """`cfg.length` ids after each of several primers of one length, drawn as one batch (temperature or greedy)."""
+    model.eval()
+    generator = cpu_generator(cfg.seed)
+    logits, state = model(torch.tensor([list(p) for p in primes], dtype=torch.long, device=device))  # (B, P, V)
+    steps = []
+    for _ in range(cfg.length):
+        ids = choose(logits[:, -1, :].cpu(), cfg, generator)  # (B,)
+        steps.append(ids)
+        logits, state = model(ids.view(-1, 1).to(device), state)
+    return torch.stack(steps, dim=1).tolist() if steps else [[] for _ in primes]
+
+
+def select_state(state: State, index: torch.Tensor) -> State:
+    """Rows `index` of a batched state: (L, B, H) -> (L, len(index), H)."""
+    if isinstance(state, tuple):
+        return tuple(s.index_select(1, index) for s in state)  # type: ignore[return-value]
+    return state.index_select(1, index)
+
+
+@torch.no_grad()
+def beam_search(
+    model: RNNLanguageModel,
+    primes: Sequence[Sequence[int]],
+    beam: int,
+    length: int,
+    device: torch.device | str = "cpu",
+    eos_id: int | None = None,
+    alpha: float = 1.0,
+    keep: int = 1,
+) -> list[list[tuple[list[int], float]]]:
+    """The `keep` best continuations of each primer (all primers of one length), with their scores.
+
+    All primers' beams run as one batch of B·K rows, one `model(...)` call per step. A hypothesis's
+    score is its summed log-probability divided by its length ** alpha (length normalisation: without
+    it, search favours hypotheses that end early). With `eos_id`, a hypothesis that picks it is finished
+    (ending with it); otherwise every hypothesis has `length` ids. Beam 1 is greedy decoding.
+    """
+    if beam < 1 or not 1 <= keep <= beam:
+        raise ValueError("need beam >= 1 and 1 <= keep <= beam")
+    model.eval()
+    B, K = len(primes), beam
+    logits, state = model(torch.tensor([list(p) for p in primes], dtype=torch.long, device=device))  # (B, P, V)
+    logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1).repeat_interleave(K, dim=0)  # (B·K, V)
+    V = logp.size(-1)
+    rows = torch.arange(B, device=device).repeat_interleave(K)
+    state = select_state(state, rows)
+    scores = torch.full((B, K), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # all K beams start equal: expand only the first, so the first step has no duplicates
+    seqs = torch.zeros(B * K, 0, dtype=torch.long, device=device)
+    finished: list[list[tuple[list[int], float]]] = [[] for _ in range(B)]
+    width = min(2 * K, K * V) if eos_id is not None else K  # spare candidates replace beams that end
+    for t in range(length):
+        if t > 0:
+            logits, state = model(seqs[:, -1:], state)
+            logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
+        cand = (scores.view(-1, 1) + logp).view(B, K * V)  # (B, K·V)
+        top, index = cand.topk(width, dim=1)  # (B, width)
+        origin, token = index // V, index % V
+        if eos_id is not None:
+            top, origin, token = _set_aside_finished(top, origin, token, seqs, K, eos_id, t + 1, alpha, finished)
+        flat = (torch.arange(B, device=device).view(-1, 1) * K + origin).view(-1)  # (B·K,) rows to extend
+        seqs = torch.cat([seqs.index_select(0, flat), token.reshape(-1, 1)], dim=1)
+        state = select_state(state, flat)
+        scores = top
+    results = []
+    live = seqs.view(B, K, -1).tolist()
+    norm = (scores / max(1, length) ** alpha).tolist()
+    for b in range(B):
+        pool = finished[b] + [(ids, s) for ids, s in zip(live[b], norm[b]) if s != float("-inf")]
+        pool.sort(key=lambda item: -item[1])
+        results.append(pool[:keep])
+    return results
+
+
+def _set_aside_finished(top, origin, token, seqs, K, eos_id, length, alpha, finished):
+    """Move hypotheses that just produced `eos_id` to `finished`; keep the K best others alive (-inf pads)."""
+    B = top.size(0)
+    keep_top = torch.full((B, K), float("-inf"), device=top.device)
+    keep_origin = torch.zeros((B, K), dtype=torch.long, device=top.device)
+    keep_token = torch.zeros((B, K), dtype=torch.long, device=top.device)
+    top_l, origin_l, token_l = top.tolist(), origin.tolist(), token.tolist()
+    for b in range(B):
+        j = 0
+        for score, o, tok in zip(top_l[b], origin_l[b], token_l[b]):
+            if score == float("-inf") or j == K:
+                break
+            if tok == eos_id:
+                finished[b].append((seqs[b * K + o].tolist() + [tok], score / length**alpha))
+            else:
+                keep_top[b, j], keep_origin[b, j], keep_token[b, j] = score, o, tok
+                j += 1
+    return keep_top, keep_origin, keep_token
+
+
+def beam_stream(
+    model: RNNLanguageModel,
+    prime: Sequence[int],
+    cfg: SampleConfig,
+    device: torch.device | str = "cpu",
+    eos_id: int | None = None,
+) -> Iterator[list[int | None]]:
+    """Beam search in `stream`'s shape: the `cfg.num` best hypotheses, step by step (None once one has ended)."""
+    if not prime:
+        raise ValueError("generation needs at least one primer id")
+    best = beam_search(model, [prime], cfg.beam or 1, cfg.length, device, eos_id if cfg.stop_at_eos else None, keep=cfg.num)[0]
+    seqs = [ids for ids, _ in best]
+    for t in range(max((len(s) for s in seqs), default=0)):
+        yield [s[t] if t < len(s) else None for s in seqs]

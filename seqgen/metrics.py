@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -47,7 +48,8 @@ def score_ids(
     """Score every predictable token of `ids`, state carried across windows; None if stopped early.
 
     The ids are laid out as parallel streams (fewer when the text is short) so that a long split is
-    scored quickly; each stream's first token has no context, as in training.
+    scored quickly; each stream's first token has no context, as in training. Every token after the
+    first is scored exactly once.
     """
     if len(ids) < 2:
         return Likelihood(0.0, 0)
@@ -57,10 +59,16 @@ def score_ids(
     model.eval()
     total, count = 0.0, 0
     state: State | None = None
+    covered = batch * (view.shape[1] - 1)  # the streams predict ids[1 : covered + 1]
+    tail = np.asarray(ids[covered:], dtype=np.int64)  # the rest, scored as one more short stream
+    windows = itertools.chain(batches(view, seq_len, partial=True), [(None, None)], batches(tail.reshape(1, -1), seq_len, partial=True))
     try:
-        for x, y in batches(view, seq_len, partial=True):
+        for x, y in windows:
             if should_stop and should_stop():
                 return None
+            if x is None:
+                state = None  # the tail stream starts afresh
+                continue
             logits, state = model(torch.from_numpy(x).to(device), state)
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), torch.from_numpy(y).to(device).reshape(-1), reduction="sum")
             total += float(loss)

@@ -68,7 +68,12 @@ def collect_text_sources(specs: list[str], glob: str = "*.txt", encoding: str | 
         elif path.is_file():
             sources.append(TextSource(str(path), path=path, encoding=encoding))
         elif path.is_dir():
-            files = sorted(p for p in path.rglob(glob) if p.is_file())
+            try:
+                if not glob.strip():
+                    raise ValueError(glob)
+                files = sorted(p for p in path.rglob(glob) if p.is_file())
+            except (ValueError, NotImplementedError):  # '' or an absolute pattern
+                raise UsageError(f"--glob {glob!r} is not a file pattern", "write e.g. --glob '*.txt'") from None
             if not files:
                 raise InputError(f"the folder {path} holds no files matching {glob!r}", "pass --glob to match other names")
             sources.extend(TextSource(str(p), path=p, encoding=encoding) for p in files)
@@ -155,6 +160,9 @@ def prepare_text(
     report = PrepareReport(out=Path(out))
     sources = collect_text_sources(specs, glob, encoding)
     explicit = {s for s in specs if Path(s).is_file() or s == "-"} | {"<stdin>"}
+    for src in sources:
+        if src.path is not None and Path(out).resolve() in src.path.resolve().parents:
+            raise UsageError(f"{src.path} is inside --out {out}; replacing that folder would delete it", "choose another --out")
     sources = _scan(sources, explicit, report)
 
     tokenizer: Tokenizer
@@ -175,6 +183,10 @@ def prepare_text(
             report.unknown[name] = int((part == unk).sum())
         ids_stream = iter([ids])
 
+    visible = [t for t in tokenizer.vocab.tokens if not t.isspace()]
+    if level == "char" and len(visible) < 2:
+        what = f"only one distinct character ({visible[0]!r}) besides whitespace" if visible else "only whitespace"
+        raise InputError(f"the input holds {what}; there is nothing to learn", "pass more varied text")
     if len(tokenizer.vocab) - len(tokenizer.vocab.specials) < 2:
         raise InputError(
             f"the corpus has only {len(tokenizer.vocab) - len(tokenizer.vocab.specials)} distinct token(s); there is nothing to learn",

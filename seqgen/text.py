@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from seqgen.errors import InputError
+from seqgen.errors import InputError, UsageError
 from seqgen.tokenizers import Tokenizer, register
 from seqgen.vocab import Vocabulary
 
@@ -37,7 +37,7 @@ def sniff_encoding(path: Path, encoding: str | None) -> str:
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise InputError(f"unknown --encoding {encoding!r}", "try utf-8, latin-1 or cp1252") from None
+            raise UsageError(f"unknown --encoding {encoding!r}", "try utf-8, latin-1 or cp1252") from None
         return encoding
     with open(path, "rb") as fh:
         head = fh.read(4)
@@ -64,7 +64,10 @@ def read_text_chunks(path: Path, encoding: str | None = None) -> Iterator[str]:
                 if not chunk:
                     return
                 if "\x00" in chunk:
-                    raise InputError(f"{path} looks like a binary file (it contains NUL bytes)", "pass text files")
+                    raise InputError(
+                        f"{path} looks like a binary file (it contains NUL bytes)",
+                        "pass text files; for UTF-16 without a byte-order mark, pass --encoding utf-16-le",
+                    )
                 yield chunk
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None

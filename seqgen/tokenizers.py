@@ -7,6 +7,7 @@ sees only ids; a Tokenizer is the only thing that knows what a token means.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from seqgen.errors import RunError
@@ -39,6 +40,12 @@ class Tokenizer(ABC):
     def encode_text(self, text: str) -> tuple[list[int], int]:
         """Ids for a text (a primer, a file to evaluate) and the number of unknown tokens met."""
         raise RunError(f"{self.level} runs do not read plain text")
+
+    def encode_file(self, path: Path, encoding: str | None = None) -> tuple[list[int], int]:
+        """Ids of a file to evaluate or prime with: a text file here; music tokenizers read MIDI and scores."""
+        from seqgen.text import read_text_chunks
+
+        return self.encode_text("".join(read_text_chunks(path, encoding)))
 
     def to_meta(self) -> dict:
         return {"kind": self.kind, "level": self.level, "settings": self.settings}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shlex
 import signal
 import sys
 import time
@@ -24,8 +25,10 @@ from tqdm import tqdm
 from seqgen.checkpoint import METRICS, Run, save_checkpoint
 from seqgen.config import TrainConfig
 from seqgen.dataset import Dataset, stream_view, steps_per_epoch
-from seqgen.errors import Interrupted, TrainingDiverged, UsageError
+from seqgen.distributed import Single
+from seqgen.errors import Interrupted, SeqgenError, TrainingDiverged, UsageError
 from seqgen.files import atomic_write_bytes
+from seqgen.machine import ThroughputWatch
 from seqgen.metrics import score_ids
 from seqgen.model import RNNLanguageModel, State, detach_state
 from seqgen.schedule import lr_at
@@ -70,6 +73,10 @@ def check_corpus_size(n_tokens: int, cfg: TrainConfig) -> None:
         )
 
 
+def resume_command(run: Path) -> str:
+    return f"seqgen train --resume {shlex.quote(str(run))}"
+
+
 def epoch_offset(seed: int, epoch: int, slack: int) -> int:
     """A fresh start offset each epoch, so windows do not always begin at the same tokens."""
     return random.Random(f"{seed}:{epoch}").randrange(slack + 1) if slack > 0 else 0
@@ -111,13 +118,16 @@ class Trainer:
         device: torch.device,
         log: Log = lambda msg: None,
         progress_bar: bool = False,
+        group: Single | None = None,
     ):
         self.run, self.dataset, self.model, self.cfg, self.device = run, dataset, model, cfg, device
+        self.group = group or Single()  # under torchrun: this rank, its streams and the collectives
+        self.net = self.group.wrap(model, device)  # the model itself, or DDP around it
         self.log, self.progress_bar = log, progress_bar
         self.train_ids = dataset.split("train")
         self.val_ids = dataset.split("val")
         check_corpus_size(len(self.train_ids), cfg)
-        self.view = stream_view(self.train_ids, cfg.batch)  # (B, per_stream + 1), no copy
+        self.view = stream_view(self.train_ids, cfg.batch)[self.group.shard(cfg.batch)]  # (B / ranks, per_stream + 1), no copy
         self.per_stream = self.view.shape[1] - 1
         self.steps_epoch0 = steps_per_epoch(len(self.train_ids), cfg.batch, cfg.seq_len)
         opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
@@ -127,6 +137,7 @@ class Trainer:
         self.history: list[dict] = []
         self.last_val: float | None = None
         self.saved_step = -1
+        self.watch = ThroughputWatch(torch.get_num_threads() if device.type == "cpu" else 1)
 
     # ------------------------------------------------------------ budget and data position
 
@@ -160,7 +171,7 @@ class Trainer:
     # ------------------------------------------------------------ state for checkpoints
 
     def state_dict(self) -> dict[str, Any]:
-        state = self.state
+        state = self.group.gather_state(self.state)  # all streams, so any number of ranks can resume
         hidden = [] if state is None else list(state) if isinstance(state, tuple) else [state]
         out = {
             "position": asdict(self.pos),
@@ -178,9 +189,11 @@ class Trainer:
         torch.set_rng_state(saved["rng_cpu"])
         if "rng_cuda" in saved and self.device.type == "cuda":
             torch.cuda.set_rng_state(saved["rng_cuda"], self.device)
-        hidden = [h.to(self.device) for h in saved["hidden"]]
+        hidden = [h[:, self.group.shard(self.cfg.batch)].to(self.device) for h in saved["hidden"]]  # this rank's streams
         self.state = None if not hidden else tuple(hidden) if len(hidden) == 2 else hidden[0]
-        self._truncate_metrics()
+        self.saved_step = self.pos.step  # the checkpoint we resume from
+        if self.group.is_main:
+            self._truncate_metrics()
 
     def _truncate_metrics(self) -> None:
         """Drop metrics rows written after the checkpoint we resume from, so none appear twice."""
@@ -200,8 +213,17 @@ class Trainer:
 
     def _write_row(self, row: dict) -> None:
         self.history.append(row)
-        with open(self.run.path / METRICS, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
+        if not self.group.is_main:
+            return
+        try:
+            with open(self.run.path / METRICS, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+        except OSError as exc:  # a half-written row is dropped on resume
+            raise SeqgenError(
+                f"cannot write {self.run.path / METRICS}: {exc.strerror or exc}",
+                f"free disk space or fix permissions, then continue from the last checkpoint (step {max(0, self.saved_step)}) "
+                f"with: {resume_command(self.run.path)}",
+            ) from None
 
     # ------------------------------------------------------------ the loop
 
@@ -209,7 +231,7 @@ class Trainer:
         cfg = self.cfg
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        logits, state = self.model(x, self.state)  # (B, T, V)
+        logits, state = self.net(x, self.state)  # (B, T, V)
         self.state = detach_state(state)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
         self.optimizer.zero_grad(set_to_none=True)
@@ -240,7 +262,9 @@ class Trainer:
         return True
 
     def _checkpoint(self, best: bool) -> None:
-        save_checkpoint(self.run, self.model, self.state_dict(), best=best)
+        state = self.state_dict()  # a collective under torchrun: every rank takes part
+        if self.group.is_main:
+            save_checkpoint(self.run, self.model, state, best=best)
         self.saved_step = self.pos.step
 
     def fit(self) -> TrainResult:
@@ -261,8 +285,10 @@ class Trainer:
             while True:
                 # evaluation is due (also right after resuming from a checkpoint taken before it)
                 if has_val and pos.step > 0 and pos.step % cfg.eval_every == 0 and pos.last_eval_step != pos.step:
-                    done = self._validate(lambda: flag.signum is not None)
+                    # under torchrun all ranks finish the pass: a signal is agreed on at the next step
+                    done = self._validate(lambda: flag.signum is not None and self.group.world == 1)
                     now = time.perf_counter()
+                    row_start += now - tick  # validation time does not count against training throughput
                     pos.elapsed, tick = pos.elapsed + (now - tick), now
                     if not done:
                         break  # a signal during validation: checkpoint below, validate again on resume
@@ -270,10 +296,14 @@ class Trainer:
                     if cfg.patience and pos.evals_since_best >= cfg.patience:
                         reason = "patience"
                         break
-                if flag.signum is not None or self.progress() >= 1.0:
+                progress = self.progress()
+                if self.group.world > 1:  # all ranks stop at the same step and use the same learning rate
+                    signum, progress = self.group.agree([float(flag.signum or 0), progress])
+                    flag.signum = flag.signum or int(signum) or None
+                if flag.signum is not None or progress >= 1.0:
                     break
                 x, y = self._next_batch()
-                lr = lr_at(cfg, pos.step, self.progress())
+                lr = lr_at(cfg, pos.step, progress)
                 loss, grad_norm = self._train_step(x, y, lr)
                 if not math.isfinite(loss) or loss > explode_at:
                     raise TrainingDiverged(
@@ -282,23 +312,27 @@ class Trainer:
                     )
                 pos.step += 1
                 pos.batch_in_epoch += 1
-                pos.tokens += x.numel()
+                pos.tokens += x.numel() * self.group.world
                 pos.acc_loss += loss
                 pos.acc_grad += grad_norm
                 pos.acc_n += 1
-                row_tokens += x.numel()
+                row_tokens += x.numel() * self.group.world
                 now = time.perf_counter()
                 pos.elapsed, tick = pos.elapsed + (now - tick), now
                 bar.update(1)
                 if pos.step % cfg.log_every == 0:
                     rate = row_tokens / max(1e-9, now - row_start)
+                    (train_loss,) = self.group.mean([pos.acc_loss / pos.acc_n])  # over all ranks' streams
                     self._write_row({
-                        "step": pos.step, "tokens": pos.tokens, "train_loss": pos.acc_loss / pos.acc_n, "lr": lr,
+                        "step": pos.step, "tokens": pos.tokens, "train_loss": train_loss, "lr": lr,
                         "grad_norm": pos.acc_grad / pos.acc_n, "tokens_per_s": round(rate, 1), "elapsed_s": round(pos.elapsed, 3),
                     })
                     pos.acc_loss = pos.acc_grad = 0.0
                     pos.acc_n = 0
                     row_start, row_tokens = now, 0
+                    warning = self.watch.add(rate)
+                    if warning:
+                        self.log(warning)
                     bar.set_postfix_str(self._postfix(rate))
 
             if flag.signum is not None:
@@ -306,7 +340,7 @@ class Trainer:
                 raise Interrupted(
                     f"stopped by {signal.Signals(flag.signum).name} at step {pos.step}; checkpoint saved",
                     flag.signum,
-                    f"continue with: seqgen train --resume {self.run.path}",
+                    f"continue with: {resume_command(self.run.path)}",
                 )
             if has_val and reason == "budget" and pos.last_eval_step != pos.step:
                 self._validate(lambda: False)
@@ -322,7 +356,7 @@ class Trainer:
         if self.last_val is not None:
             parts.append(f"val {self.last_val:.3f}")
         if rate:
-            parts.append(f"{rate:,.0f} tok/s")
+            parts.append(f"{rate:,.0f} tok/s" + (" (collapsed: CPU shared?)" if self.watch.collapsed else ""))
         if self.cfg.time_limit:
             parts.append(f"left {max(0.0, self.cfg.time_limit - self.pos.elapsed) / 60:.1f}m")
         return ", ".join(parts)

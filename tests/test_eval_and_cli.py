@@ -1,0 +1,81 @@
+"""`seqgen eval`, and the CLI's conventions: help, exit codes, one-line errors, `python -m seqgen`."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from seqgen.metrics import Likelihood
+
+
+@pytest.mark.parametrize("nll, n, nats, bits, ppl", [(0.0, 10, 0.0, 0.0, 1.0), (10 * math.log(2), 10, math.log(2), 1.0, 2.0), (4 * math.log(65), 4, math.log(65), math.log2(65), 65.0)])
+def test_likelihood_figures(nll, n, nats, bits, ppl):
+    lik = Likelihood(nll, n)
+    assert lik.nats == pytest.approx(nats) and lik.bits == pytest.approx(bits) and lik.perplexity == pytest.approx(ppl)
+
+
+def test_eval_on_splits_and_json(cli, char_run):
+    res = cli("eval", char_run, "--json")
+    assert res.code == 0, res.err
+    report = json.loads(res.out)
+    assert report["data"] == "val split" and report["level"] == "char"
+    assert report["perplexity"] == pytest.approx(math.exp(report["nats_per_token"]))
+    assert report["bits_per_token"] == pytest.approx(report["nats_per_token"] / math.log(2))
+    assert report["nats_per_token"] < math.log(40)  # learned something beyond uniform guessing
+    assert "bits per character" in res.err
+    test = json.loads(cli("eval", char_run, "--split", "test", "--json").out)
+    assert test["data"] == "test split" and test["tokens"] > 0
+
+
+def test_eval_on_a_file_counts_unknown_characters(cli, char_run, tmp_path):
+    path = tmp_path / "other.txt"
+    path.write_text("ROMEO:\nThe night is sweet €€.\n" * 5)
+    report = json.loads(cli("eval", char_run, "--file", path, "--json").out)
+    assert report["unknown"] == 10
+    assert report["tokens"] == len(path.read_text()) - 10 - 1
+
+
+def test_eval_refuses_a_corrupt_run(cli, char_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(char_run, run)
+    data = bytearray((run / "model.safetensors").read_bytes())
+    data[-5] ^= 0x01  # one flipped bit
+    (run / "model.safetensors").write_bytes(bytes(data))
+    res = cli("eval", run)
+    assert res.code == 1 and "does not match the digest" in res.err
+    (run / "config.json").unlink()
+    res = cli("sample", run)
+    assert res.code == 1 and "config.json" in res.err
+    res = cli("eval", tmp_path / "nowhere")
+    assert res.code == 2 and "not a run folder" in res.err
+
+
+def test_help_lists_every_option_with_defaults(cli):
+    res = cli("train", "--help")
+    assert res.code == 0
+    for option in ("--cell", "--layers", "--hidden", "--embed", "--dropout", "--batch", "--seq-len", "--clip", "--lr", "--max-steps", "--epochs", "--time-limit", "--eval-every", "--patience", "--seed", "--device", "--quiet", "--resume"):
+        assert option in res.out
+    assert "default: 256" in res.out.replace("[", "").replace("]", "")
+
+
+def test_unknown_option_and_cell_exit_2(cli, char_dataset, tmp_path):
+    res = cli("train", char_dataset, "--out", tmp_path / "r", "--cel", "lstm")
+    assert res.code == 2 and "No such option" in res.err
+    res = cli("train", char_dataset, "--out", tmp_path / "r", "--cell", "transformer")
+    assert res.code == 2 and "--cell must be one of lstm, gru, rnn" in res.err
+    res = cli("train", char_dataset, "--out", tmp_path / "r", "--time-limit", "soon")
+    assert res.code == 2 and "not a duration" in res.err
+
+
+def test_debug_shows_the_traceback(cli, tmp_path):
+    res = cli("eval", tmp_path / "nowhere", "--debug")
+    assert res.code == 2 and "Traceback" in res.err
+
+
+def test_python_dash_m_and_the_console_script_work():
+    out = subprocess.run([sys.executable, "-m", "seqgen", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("seqgen ")

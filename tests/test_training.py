@@ -1,0 +1,192 @@
+"""`seqgen train`: model, clipping, carried state, schedule, budgets, checkpoints and resume."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from seqgen.checkpoint import open_run, load_model_from
+from seqgen.config import ModelConfig, TrainConfig
+from seqgen.model import RNNLanguageModel
+from seqgen.schedule import lr_at
+
+
+def rows(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+TINY = ["--hidden", "32", "--embed", "16", "--batch", "8", "--seq-len", "16", "--quiet"]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_each_cell_trains_and_lowers_the_loss(cli, tmp_path, char_dataset, cell):
+    res = cli("train", char_dataset, "--out", tmp_path / cell, "--cell", cell, "--max-steps", "40", "--eval-every", "20", "--lr", "1e-2", *TINY)
+    assert res.code == 0, res.err
+    history = rows(tmp_path / cell)
+    train_losses = [r["train_loss"] for r in history if "train_loss" in r]
+    assert train_losses[-1] < train_losses[0] < math.log(40)
+    assert {"step", "tokens", "train_loss", "lr", "grad_norm", "tokens_per_s"} <= set(history[0])
+    assert [r["step"] for r in history if "val_loss" in r] == [20, 40]
+    for name in ("config.json", "model.safetensors", "last.safetensors", "state.pt", "metrics.jsonl"):
+        assert (tmp_path / cell / name).is_file()
+    assert open_run(tmp_path / cell).model_config.cell == cell
+
+
+def test_model_shapes_and_tied_weights():
+    model = RNNLanguageModel(ModelConfig(vocab_size=11, cell="gru", layers=3, hidden=24, embed=24, tie_weights=True))
+    logits, state = model(torch.zeros(2, 5, dtype=torch.long))
+    assert logits.shape == (2, 5, 11) and state.shape == (3, 2, 24)
+    assert model.head.weight.data_ptr() == model.embed.weight.data_ptr()
+
+
+def test_tie_weights_needs_equal_sizes(cli, tmp_path, char_dataset):
+    res = cli("train", char_dataset, "--out", tmp_path / "r", "--tie-weights", "--max-steps", "2", *TINY)
+    assert res.code == 2 and "--tie-weights needs --embed equal to --hidden" in res.err
+
+
+def test_clipping_bounds_the_norm_and_logs_the_norm_before_clipping(char_dataset, tmp_path):
+    from seqgen.checkpoint import create_run, new_config
+    from seqgen.dataset import Dataset
+    from seqgen.train import Trainer
+
+    ds = Dataset.open(char_dataset)
+    mcfg = ModelConfig(vocab_size=len(ds.vocab), hidden=32, embed=16)
+    for mode, clip in (("norm", 0.05), ("value", 0.001)):
+        tcfg = TrainConfig(batch=8, seq_len=16, max_steps=5, clip=clip, clip_mode=mode)
+        model = RNNLanguageModel(mcfg)
+        run = create_run(tmp_path / mode, new_config(mcfg, tcfg, char_dataset, ds.meta), force=False)
+        trainer = Trainer(run, ds, model, tcfg, torch.device("cpu"))
+        seen = []
+        original_step = trainer.optimizer.step
+
+        def spy(*a, **k):
+            grads = [p.grad for p in model.parameters() if p.grad is not None]
+            seen.append((torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item(), max(g.abs().max().item() for g in grads)))
+            return original_step(*a, **k)
+
+        trainer.optimizer.step = spy
+        x, y = trainer._next_batch()
+        _, reported = trainer._train_step(x, y, 1e-3)
+        norm_after, max_after = seen[0]
+        if mode == "norm":
+            assert norm_after <= clip * 1.0001 < reported  # clipped, and the log shows the norm before
+        else:
+            assert max_after <= clip + 1e-9 < reported
+
+
+def test_state_is_carried_across_batches_and_reset_each_epoch(char_dataset, tmp_path):
+    from seqgen.checkpoint import create_run, new_config
+    from seqgen.dataset import Dataset
+    from seqgen.train import Trainer
+
+    ds = Dataset.open(char_dataset)
+    mcfg = ModelConfig(vocab_size=len(ds.vocab), hidden=16, embed=8)
+    tcfg = TrainConfig(batch=16, seq_len=64, max_steps=100)
+    model = RNNLanguageModel(mcfg)
+    trainer = Trainer(create_run(tmp_path / "r", new_config(mcfg, tcfg, char_dataset, ds.meta), False), ds, model, tcfg, torch.device("cpu"))
+    calls = []
+    forward = model.forward
+
+    def spy(tokens, state=None):
+        logits, new_state = forward(tokens, state)
+        calls.append((state, new_state, trainer.pos.epoch))
+        return logits, new_state
+
+    model.forward = spy
+    per_epoch = trainer.steps_epoch0
+    for _ in range(per_epoch + 2):
+        x, y = trainer._next_batch()
+        trainer._train_step(x, y, 1e-3)
+        trainer.pos.batch_in_epoch += 1
+    assert calls[0][0] is None
+    assert torch.equal(calls[1][0][0], calls[0][1][0].detach())  # batch 2 starts from batch 1's final state
+    assert not calls[1][0][0].requires_grad  # ... detached: truncated backpropagation
+    first_of_epoch_1 = next(i for i, c in enumerate(calls) if c[2] == 1)
+    assert calls[first_of_epoch_1][0] is None  # a new epoch starts afresh
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "step", "constant"])
+def test_schedules_warm_up_then_decay(schedule):
+    cfg = TrainConfig(lr=1.0, warmup=10, schedule=schedule, min_lr_ratio=0.1, step_gamma=0.5, step_every=0.5)
+    assert lr_at(cfg, 0, 0.0) == pytest.approx(0.1)
+    assert lr_at(cfg, 9, 0.0) == pytest.approx(1.0)
+    end = {"cosine": 0.1, "step": 0.25, "constant": 1.0}[schedule]
+    assert lr_at(cfg, 1000, 1.0) == pytest.approx(end)
+
+
+def test_resume_continues_from_the_saved_step(cli, tmp_path, char_dataset):
+    run = tmp_path / "r"
+    assert cli("train", char_dataset, "--out", run, "--max-steps", "20", "--eval-every", "10", "--log-every", "5", *TINY).code == 0
+    res = cli("train", "--resume", run, "--max-steps", "30")
+    assert res.code == 0, res.err
+    history = rows(run)
+    assert [r["step"] for r in history if "train_loss" in r] == [5, 10, 15, 20, 25, 30]
+    assert [r["step"] for r in history if "val_loss" in r] == [10, 20, 30]
+    assert history[-1]["tokens"] == 30 * 8 * 16
+    res = cli("train", "--resume", run)
+    assert res.code == 0 and "budget is used up" in res.err
+
+
+def test_resume_refuses_to_change_the_model(cli, tmp_path, char_dataset):
+    run = tmp_path / "r"
+    assert cli("train", char_dataset, "--out", run, "--max-steps", "4", *TINY).code == 0
+    res = cli("train", "--resume", run, "--hidden", "64")
+    assert res.code == 2 and "--hidden cannot change when resuming" in res.err
+
+
+def test_budgets_epochs_and_time(cli, tmp_path, char_dataset):
+    res = cli("train", char_dataset, "--out", tmp_path / "e", "--epochs", "1", *TINY)
+    assert res.code == 0
+    from seqgen.dataset import Dataset, steps_per_epoch
+
+    n_train = Dataset.open(char_dataset).meta["splits"]["train"]
+    assert rows(tmp_path / "e")[-1]["step"] == steps_per_epoch(n_train, 8, 16)
+    res = cli("train", char_dataset, "--out", tmp_path / "t", "--time-limit", "2s", *TINY)
+    assert res.code == 0
+    assert 2 <= rows(tmp_path / "t")[-1]["elapsed_s"] < 6
+
+
+def test_patience_stops_when_validation_stops_improving(cli, tmp_path, char_dataset, monkeypatch):
+    from seqgen import train as train_module
+    from seqgen.metrics import Likelihood
+
+    losses = iter([3.0, 2.0, 2.5, 2.6, 2.7, 2.8, 2.9])
+    monkeypatch.setattr(train_module, "score_ids", lambda *a, **k: Likelihood(next(losses), 1))
+    res = cli("train", char_dataset, "--out", tmp_path / "p", "--max-steps", "100", "--eval-every", "2", "--patience", "2", *TINY)
+    assert res.code == 0
+    assert [r["val_loss"] for r in rows(tmp_path / "p") if "val_loss" in r] == [3.0, 2.0, 2.5, 2.6]
+    assert open_run(tmp_path / "p").config["digests"]["model.safetensors"]  # the best (2.0) weights are kept
+
+
+def test_same_seed_same_weights(cli, tmp_path, char_dataset):
+    for name in ("a", "b"):
+        assert cli("train", char_dataset, "--out", tmp_path / name, "--max-steps", "6", "--seed", "7", *TINY).code == 0
+    a = load_model_from(open_run(tmp_path / "a")).state_dict()
+    b = load_model_from(open_run(tmp_path / "b")).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_corpus_too_small_says_what_to_change(cli, tmp_path):
+    src = tmp_path / "small.txt"
+    src.write_text("tiny corpus of text\n" * 5)
+    assert cli("prepare", src, "--out", tmp_path / "d").code == 0
+    res = cli("train", tmp_path / "d", "--out", tmp_path / "r", "--max-steps", "2")
+    assert res.code == 2
+    assert "too few for --batch 64 × --seq-len 64" in res.err and "lower --batch" in res.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_divergence_stops_with_a_clear_message(cli, tmp_path, char_dataset, monkeypatch):
+    from seqgen import train as train_module
+
+    monkeypatch.setattr(train_module.F, "cross_entropy", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
+    res = cli("train", char_dataset, "--out", tmp_path / "r", "--max-steps", "5", *TINY)
+    assert res.code == 1 and "diverged" in res.err and "--lr" in res.err
+
+
+def test_existing_run_needs_force(cli, tmp_path, char_dataset):
+    assert cli("train", char_dataset, "--out", tmp_path / "r", "--max-steps", "2", *TINY).code == 0
+    res = cli("train", char_dataset, "--out", tmp_path / "r", "--max-steps", "2", *TINY)
+    assert res.code == 2 and "--force" in res.err
+    assert cli("train", char_dataset, "--out", tmp_path / "r", "--max-steps", "2", "--force", *TINY).code == 0
