@@ -37,7 +37,7 @@ SHARED = ROOT.parent / "shared" / "corpora"
 sys.path.insert(0, str(ROOT))
 
 from seqgen.config import ModelConfig, SampleConfig, TrainConfig  # noqa: E402
-from seqgen.generate import choose, cpu_generator, expand_state, generate  # noqa: E402
+from seqgen.generate import choose, cpu_generator, generate  # noqa: E402
 from seqgen.machine import default_threads  # noqa: E402
 from seqgen.model import RNNLanguageModel  # noqa: E402
 

@@ -12,7 +12,7 @@ import torch
 
 from seqgen.config import SampleConfig
 from seqgen.model import RNNLanguageModel, State
-from seqgen.stepper import Stepper
+from seqgen.stepper import step_function
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
@@ -60,36 +60,25 @@ def cpu_generator(seed: int | None) -> torch.Generator:
     return generator
 
 
-def expand_state(state: State, n: int) -> State:
-    """Repeat a batch-1 state for n samples: (L, 1, H) -> (L, n, H)."""
-    if isinstance(state, tuple):
-        return tuple(s.expand(-1, n, -1).contiguous() for s in state)  # type: ignore[return-value]
-    return state.expand(-1, n, -1).contiguous()
-
-
 @torch.no_grad()
-def stream(
+def _sample_steps(
     model: RNNLanguageModel,
-    prime: Sequence[int],
+    primes: Sequence[Sequence[int]],
+    copies: int,
     cfg: SampleConfig,
-    device: torch.device | str = "cpu",
-    eos_id: int | None = None,
+    device: torch.device | str,
+    eos_id: int | None,
 ) -> Iterator[list[int | None]]:
-    """Yield, step by step, one new id per sample (None for a sample that has already ended).
-
-    `prime` (at least one id) is read once as one sequence; then each step feeds only the newest
-    ids with the carried state (through a `Stepper`). With `cfg.stop_at_eos`, a sample ends after its first `eos_id`.
-    """
-    if not prime:
-        raise ValueError("generation needs at least one primer id")
+    """The one sampling loop: primers (all of one length) read once as a batch, each repeated `copies`
+    times, then one `Stepper` step per new token; yields one id per row (None once a row has ended)."""
     model.eval()
     generator = cpu_generator(cfg.seed)
-    prime_t = torch.tensor([list(prime)], dtype=torch.long, device=device)  # (1, P)
-    logits, state = model(prime_t)
-    state = expand_state(state, cfg.num)
-    last = logits[:, -1, :].expand(cfg.num, -1)  # (N, V)
-    step = Stepper(model)
-    done = [False] * cfg.num
+    logits, state = model(torch.tensor([list(p) for p in primes], dtype=torch.long, device=device))  # (B, P, V)
+    rows = torch.arange(len(primes), device=device).repeat_interleave(copies)  # (B·copies,)
+    state = select_state(state, rows)
+    last = logits[:, -1, :].index_select(0, rows)  # (B·copies, V)
+    step = step_function(model)
+    done = [False] * len(rows)
     for produced in range(1, cfg.length + 1):
         ids = choose(last.cpu(), cfg, generator)  # drawn on the CPU: same seed, same output on any device
         new = ids.tolist()
@@ -99,7 +88,24 @@ def stream(
             if all(done):
                 return
         if produced < cfg.length:  # no step after the last token
-            last, state = step(ids.to(device), state)  # (N, V)
+            last, state = step(ids.to(device), state)  # (rows, V)
+
+
+def stream(
+    model: RNNLanguageModel,
+    prime: Sequence[int],
+    cfg: SampleConfig,
+    device: torch.device | str = "cpu",
+    eos_id: int | None = None,
+) -> Iterator[list[int | None]]:
+    """Yield, step by step, one new id per sample (None for a sample that has already ended).
+
+    `prime` (at least one id) is read once; then each step feeds only the newest ids with the carried
+    state (through a `Stepper`). With `cfg.stop_at_eos`, a sample ends after its first `eos_id`.
+    """
+    if not prime:
+        raise ValueError("generation needs at least one primer id")
+    return _sample_steps(model, [prime], cfg.num, cfg, device, eos_id)
 
 
 def generate(
@@ -118,7 +124,6 @@ def generate(
     return outputs
 
 
-@torch.no_grad()
 def continue_batch(
     model: RNNLanguageModel,
     primes: Sequence[Sequence[int]],
@@ -126,15 +131,11 @@ def continue_batch(
     device: torch.device | str = "cpu",
 ) -> list[list[int]]:
     """`cfg.length` ids after each of several primers of one length, drawn as one batch (temperature or greedy)."""
-    model.eval()
-    generator = cpu_generator(cfg.seed)
-    logits, state = model(torch.tensor([list(p) for p in primes], dtype=torch.long, device=device))  # (B, P, V)
-    steps = []
-    for _ in range(cfg.length):
-        ids = choose(logits[:, -1, :].cpu(), cfg, generator)  # (B,)
-        steps.append(ids)
-        logits, state = model(ids.view(-1, 1).to(device), state)
-    return torch.stack(steps, dim=1).tolist() if steps else [[] for _ in primes]
+    outputs: list[list[int]] = [[] for _ in primes]
+    for step in _sample_steps(model, primes, 1, cfg, device, eos_id=None):
+        for out, tok in zip(outputs, step):
+            out.append(tok)  # type: ignore[arg-type]  (never None without an eos)
+    return outputs
 
 
 def select_state(state: State, index: torch.Tensor) -> State:
@@ -157,7 +158,7 @@ def beam_search(
 ) -> list[list[tuple[list[int], float]]]:
     """The `keep` best continuations of each primer (all primers of one length), with their scores.
 
-    All primers' beams run as one batch of B·K rows, one `model(...)` call per step. A hypothesis's
+    All primers' beams run as one batch of B·K rows, one `Stepper` step per new token. A hypothesis's
     score is its summed log-probability divided by its length ** alpha (length normalisation: without
     it, search favours hypotheses that end early). With `eos_id`, a hypothesis that picks it is finished
     (ending with it); otherwise every hypothesis has `length` ids. Beam 1 is greedy decoding.
@@ -174,12 +175,13 @@ def beam_search(
     scores = torch.full((B, K), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all K beams start equal: expand only the first, so the first step has no duplicates
     seqs = torch.zeros(B * K, 0, dtype=torch.long, device=device)
+    step = step_function(model)
     finished: list[list[tuple[list[int], float]]] = [[] for _ in range(B)]
     width = min(2 * K, K * V) if eos_id is not None else K  # spare candidates replace beams that end
     for t in range(length):
         if t > 0:
-            logits, state = model(seqs[:, -1:], state)
-            logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
+            logits, state = step(seqs[:, -1], state)  # (B·K, V)
+            logp = torch.log_softmax(logits.float(), dim=-1)
         cand = (scores.view(-1, 1) + logp).view(B, K * V)  # (B, K·V)
         top, index = cand.topk(width, dim=1)  # (B, width)
         origin, token = index // V, index % V

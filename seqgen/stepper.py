@@ -14,6 +14,8 @@ snapshot of the weights, made per generation call (milliseconds), not kept acros
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from seqgen.model import RNNLanguageModel, State
@@ -79,3 +81,19 @@ class Stepper:
         out: State = (torch.stack(new_h), torch.stack(new_c)) if lstm else torch.stack(new_h)
         return logits, out
 
+
+
+StepFn = Callable[[torch.Tensor, "State | None"], "tuple[torch.Tensor, State]"]
+
+
+def step_function(model: torch.nn.Module) -> StepFn:
+    """The per-token step for sampling and search: the fast `Stepper` for seqgen's own model, and a
+    plain `model(ids (N, 1), state)` call for any other module with the same forward contract."""
+    if isinstance(model, RNNLanguageModel):
+        return Stepper(model)
+
+    def call(ids: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        logits, state = model(ids.view(-1, 1), state)  # (N, 1, V)
+        return logits[:, -1, :], state
+
+    return call

@@ -5,7 +5,7 @@ import torch
 
 from seqgen import stepper as stepper_module
 from seqgen.config import ModelConfig, SampleConfig
-from seqgen.generate import choose, cpu_generator, expand_state, generate
+from seqgen.generate import choose, cpu_generator, generate, select_state
 from seqgen.model import RNNLanguageModel
 from seqgen.stepper import Stepper
 
@@ -53,7 +53,7 @@ def old_stream(model, prime, cfg):
     generator = cpu_generator(cfg.seed)
     with torch.no_grad():
         logits, state = model(torch.tensor([prime]))
-        state = expand_state(state, cfg.num)
+        state = select_state(state, torch.zeros(cfg.num, dtype=torch.long))  # the primer's state, once per sample
         last = logits[:, -1, :].expand(cfg.num, -1)
         out = []
         for _ in range(cfg.length):
