@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from seqgen import __version__
+from seqgen.config import ModelConfig, TrainConfig  # their defaults are the options' defaults
 
 try:  # typer >= 0.26 raises its own vendored click's usage errors, which are not click's
     from typer._click.exceptions import UsageError as _TyperUsageError
@@ -162,35 +163,35 @@ def train(
     dataset: Annotated[Optional[Path], typer.Argument(help="Dataset folder from `seqgen prepare`.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write.", show_default=False)] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder from its last checkpoint.", show_default=False)] = None,
-    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn (tanh).")] = "lstm",
-    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
-    hidden: Annotated[int, typer.Option(help="Units per layer.")] = 256,
-    embed: Annotated[int, typer.Option(help="Embedding width.")] = 128,
-    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the output.")] = 0.2,
-    tie_weights: Annotated[bool, typer.Option(help="Share input and output embeddings (needs --embed = --hidden).")] = False,
-    batch: Annotated[int, typer.Option(help="Parallel streams per batch.")] = 64,
-    seq_len: Annotated[int, typer.Option(help="Steps of truncated backpropagation through time.")] = 64,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-3,
-    schedule: Annotated[str, typer.Option(help="After warm-up: cosine, step or constant.")] = "cosine",
-    warmup: Annotated[int, typer.Option(help="Warm-up steps.")] = 100,
-    optimizer: Annotated[str, typer.Option(help="adam or adamw.")] = "adamw",
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.0,
-    clip: Annotated[float, typer.Option(help="Gradient clipping threshold; 0 disables.")] = 5.0,
-    clip_mode: Annotated[str, typer.Option(help="norm (global L2 norm) or value (element-wise).")] = "norm",
+    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn (tanh).")] = ModelConfig.cell,
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = ModelConfig.layers,
+    hidden: Annotated[int, typer.Option(help="Units per layer.")] = ModelConfig.hidden,
+    embed: Annotated[int, typer.Option(help="Embedding width.")] = ModelConfig.embed,
+    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the output.")] = ModelConfig.dropout,
+    tie_weights: Annotated[bool, typer.Option(help="Share input and output embeddings (needs --embed = --hidden).")] = ModelConfig.tie_weights,
+    batch: Annotated[int, typer.Option(help="Parallel streams per batch.")] = TrainConfig.batch,
+    seq_len: Annotated[int, typer.Option(help="Steps of truncated backpropagation through time.")] = TrainConfig.seq_len,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = TrainConfig.lr,
+    schedule: Annotated[str, typer.Option(help="After warm-up: cosine, step or constant.")] = TrainConfig.schedule,
+    warmup: Annotated[int, typer.Option(help="Warm-up steps.")] = TrainConfig.warmup,
+    optimizer: Annotated[str, typer.Option(help="adam or adamw.")] = TrainConfig.optimizer,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = TrainConfig.weight_decay,
+    clip: Annotated[float, typer.Option(help="Gradient clipping threshold; 0 disables.")] = TrainConfig.clip,
+    clip_mode: Annotated[str, typer.Option(help="norm (global L2 norm) or value (element-wise).")] = TrainConfig.clip_mode,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps in total.", show_default=False)] = None,
     epochs: Annotated[Optional[float], typer.Option(help="Stop after this many passes over the training split.", show_default=False)] = None,
     time_limit: Annotated[Optional[str], typer.Option(help="Stop after this much training time in total, e.g. 15m, 90s, 1h. Default 15m when no budget is given.", show_default=False)] = None,
-    eval_every: Annotated[int, typer.Option(help="Steps between validation passes.")] = 200,
-    log_every: Annotated[int, typer.Option(help="Steps between metrics rows.")] = 20,
+    eval_every: Annotated[int, typer.Option(help="Steps between validation passes.")] = TrainConfig.eval_every,
+    log_every: Annotated[int, typer.Option(help="Steps between metrics rows.")] = TrainConfig.log_every,
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many validations without improvement.", show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (weights, dropout, data order).")] = 1337,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Random seed (weights, dropout, data order).")] = TrainConfig.seed,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = TrainConfig.device,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (default: the physical cores this process may use; 1 per process under torchrun).", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
 ) -> None:
     """Train a recurrent language model on a dataset; writes a run folder."""
-    from seqgen.config import ModelConfig, TrainConfig, parse_duration
+    from seqgen.config import parse_duration
     from seqgen.errors import UsageError
     from seqgen.session import resume_training, start_training
 
@@ -363,8 +364,9 @@ def plot_command(
 # ---------------------------------------------------------------- entry point
 
 
-def _print_error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+def _print_error(message: str, label: str = "error") -> None:
+    colour = "red" if label == "error" else "yellow"
+    err.print(f"[bold {colour}]{label}:[/] {message}", markup=True, highlight=False, soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -398,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        _print_error(str(exc).replace("[", "\\["))
+        _print_error(str(exc).replace("[", "\\["), exc.label)
         return exc.exit_code
     except KeyboardInterrupt:
         _print_error("interrupted")

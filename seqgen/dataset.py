@@ -10,7 +10,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -111,6 +111,14 @@ def split_sizes(total: int, val: float, test: float) -> dict[str, int]:
     """Contiguous split sizes: train first, then validation, then test at the end."""
     n_val, n_test = int(round(total * val)), int(round(total * test))
     return {"train": total - n_val - n_test, "val": n_val, "test": n_test}
+
+
+def check_inputs_outside(out: Path | str, inputs: Iterable[Path]) -> None:
+    """Refuse an input that lies inside --out: writing the dataset replaces that folder and would delete it."""
+    root = Path(out).resolve()
+    for path in inputs:
+        if root in path.resolve().parents:
+            raise UsageError(f"{path} is inside --out {out}; replacing that folder would delete it", "choose another --out")
 
 
 def check_split_fractions(val: float, test: float) -> None:

@@ -5,6 +5,7 @@ class SeqgenError(Exception):
     """A failure the user can act on. `exit_code` 1: something went wrong at run time."""
 
     exit_code = 1
+    label = "error"  # the CLI prints "label: message"
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -34,7 +35,11 @@ class TrainingDiverged(SeqgenError):
 
 
 class Interrupted(SeqgenError):
-    """Training stopped by a signal after saving a checkpoint; exit 128 + signal number."""
+    """Training stopped by a signal after saving a checkpoint; exit 128 + signal number.
+
+    Printed as "stopped: ..." rather than "error: ...": the user asked for it and nothing was lost."""
+
+    label = "stopped"
 
     def __init__(self, message: str, signum: int, hint: str | None = None):
         super().__init__(message, hint)

@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from seqgen import corpora
-from seqgen.dataset import DatasetWriter, check_split_fractions, split_sizes
+from seqgen.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, split_sizes
 from seqgen.errors import InputError, SeqgenError, UsageError
 from seqgen.text import CharTokenizer, WordTokenizer, read_text_chunks, text_to_words
 from seqgen.tokenizers import Tokenizer
@@ -160,9 +160,7 @@ def prepare_text(
     report = PrepareReport(out=Path(out))
     sources = collect_text_sources(specs, glob, encoding)
     explicit = {s for s in specs if Path(s).is_file() or s == "-"} | {"<stdin>"}
-    for src in sources:
-        if src.path is not None and Path(out).resolve() in src.path.resolve().parents:
-            raise UsageError(f"{src.path} is inside --out {out}; replacing that folder would delete it", "choose another --out")
+    check_inputs_outside(out, (src.path for src in sources if src.path is not None))
     sources = _scan(sources, explicit, report)
 
     tokenizer: Tokenizer

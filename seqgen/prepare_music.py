@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from seqgen import corpora
-from seqgen.dataset import DatasetWriter, check_split_fractions
+from seqgen.dataset import DatasetWriter, check_inputs_outside, check_split_fractions
 from seqgen.errors import InputError, SeqgenError, UsageError
 from seqgen.midi_io import MIDI_SUFFIXES
 from seqgen.music import LEVELS, MelodyTokenizer, MusicTokenizer, NotesTokenizer, Piece, read_songs, transpose_piece
@@ -204,6 +204,7 @@ def prepare_music(
     settings = cls.make_settings(steps_per_quarter, velocity_bins, tracks, drums, key_normalize)
     extractor = cls.untrained(settings)
     files = collect_music_files(specs)
+    check_inputs_outside(out, files)
     report = MusicReport(level=level, out=Path(out))
 
     pieces: list[Piece] = []

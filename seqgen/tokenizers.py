@@ -30,12 +30,10 @@ class Tokenizer(ABC):
         return "".join(self.render(ids))
 
     def start_ids(self) -> list[int]:
-        """What the model reads before generating when there is no primer."""
-        bos = self.vocab.id_of("bos")
-        if bos is not None:
-            return [bos]
-        eos = self.vocab.id_of("eos")
-        return [eos] if eos is not None else [0]
+        """What the model reads before generating when there is no primer: the end of one piece and the
+        start of the next, because in training (pieces laid end to end) every <bos> follows an <eos>."""
+        bos, eos = self.vocab.id_of("bos"), self.vocab.id_of("eos")
+        return [i for i in (eos, bos) if i is not None] or [0]
 
     def encode_text(self, text: str) -> tuple[list[int], int]:
         """Ids for a text (a primer, a file to evaluate) and the number of unknown tokens met."""

@@ -338,7 +338,7 @@ class Trainer:
             if flag.signum is not None:
                 self._checkpoint(best=not has_val)
                 raise Interrupted(
-                    f"stopped by {signal.Signals(flag.signum).name} at step {pos.step}; checkpoint saved",
+                    f"{signal.Signals(flag.signum).name} at step {pos.step}; checkpoint saved",
                     flag.signum,
                     f"continue with: {resume_command(self.run.path)}",
                 )

@@ -152,6 +152,16 @@ def test_nothing_usable_is_one_clear_error(tmp_path, cli):
     assert res.code == 1 and "no usable music" in res.err and "Traceback" not in res.err
 
 
+def test_midi_files_inside_the_output_folder_are_never_replaced(tmp_path, cli):
+    """--force replaces the dataset folder, so a tune kept inside it would be deleted: refused instead."""
+    data = tmp_path / "data"
+    make_tunes(data / "mine", n=2)
+    before = {p: p.read_bytes() for p in (data / "mine").iterdir()}
+    res = cli("prepare", data / "mine", "--out", data, "--force")
+    assert res.code == 2 and "is inside --out" in res.err and "choose another --out" in res.err
+    assert {p: p.read_bytes() for p in (data / "mine").iterdir()} == before
+
+
 def test_notes_level_with_drums_and_corpora_listing(tmp_path, cli):
     band_piece(tmp_path / "band.mid")
     res = cli("prepare", tmp_path / "band.mid", "--out", tmp_path / "d", "--level", "notes", "--drums", "--val", "0", "--test", "0")

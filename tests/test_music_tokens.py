@@ -218,3 +218,10 @@ def test_nottingham_subset_round_trip(level):
         tokens, again, source, decoded = round_trip(tok, read_midi(path))
         assert again == tokens, path.name
         assert _timing(decoded.notes) == _timing(source.notes), path.name
+
+
+@pytest.mark.parametrize("cls", [MelodyTokenizer, NotesTokenizer])
+def test_unprimed_sampling_starts_where_training_pieces_start(cls):
+    """Pieces are laid end to end in train.bin, so every <bos> the model saw followed an <eos>."""
+    tok = cls.fit([["<bos>", "ts:4/4", "<eos>"]], cls.make_settings())
+    assert [tok.vocab.tokens[i] for i in tok.start_ids()] == ["<eos>", "<bos>"]

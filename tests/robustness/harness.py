@@ -36,10 +36,10 @@ def train_args(dataset: Path, out: Path, *extra: str) -> list[str]:
     return ["train", str(dataset), "--out", str(out), *TINY, *extra]
 
 
-def one_error_line(err: str) -> str:
-    """The one line a failed command prints on stderr (asserting it is one line, starting with "error: ")."""
+def one_error_line(err: str, label: str = "error") -> str:
+    """The one line a failed (or stopped) command prints on stderr, asserting it is one line starting "LABEL: "."""
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert len(lines) == 1 and lines[0].startswith(f"{label}: "), err
     return lines[0]
 
 

@@ -40,13 +40,13 @@ def test_four_interruptions_end_bit_identical(tmp_path, tiny_dataset, reference_
         code = main(train_args(tiny_dataset, run))
     err = capsys.readouterr().err
     assert code == 130
-    assert f"stopped by SIGINT at step 7; checkpoint saved (continue with: seqgen train --resume {run})" in err
+    assert f"stopped: SIGINT at step 7; checkpoint saved (continue with: seqgen train --resume {run})" in err
     position = saved_position(run)
     assert position["step"] == 7 and position["epoch"] == 0 and position["batch_in_epoch"] == 7
 
     # 2. SIGTERM during the validation at step 15 (after 2 of its batches): abandoned, redone on resume
     assert resume(run, monkeypatch, lambda m: signal_during_validation(m, SIGTERM, after_batches=2)) == 143
-    assert "stopped by SIGTERM at step 15" in capsys.readouterr().err
+    assert "stopped: SIGTERM at step 15" in capsys.readouterr().err
     assert saved_position(run)["last_eval_step"] == -1
     assert not [r for r in metric_rows(run) if "val_loss" in r]
 
@@ -95,6 +95,6 @@ def test_interrupted_before_the_first_step_resumes_from_scratch(tmp_path, tiny_d
     with monkeypatch.context() as m:
         m.setattr(SignalFlag, "__enter__", enter)
         assert main(train_args(tiny_dataset, tmp_path / "run")) == 143
-    assert "stopped by SIGTERM at step 0" in capsys.readouterr().err
+    assert "stopped: SIGTERM at step 0" in capsys.readouterr().err
     assert resume(tmp_path / "run", monkeypatch) == 0
     assert run_files(tmp_path / "run") == run_files(reference_run)
