@@ -46,8 +46,21 @@ def choose(logits: torch.Tensor, cfg: SampleConfig, generator: torch.Generator |
     """(N, V) logits -> (N,) token ids."""
     if cfg.greedy:
         return logits.argmax(dim=-1)
-    probs = next_token_probs(logits.float(), cfg)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return draw(next_token_probs(logits.float(), cfg), generator)
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One index per row of (N, V) `probs`, by inverse CDF: one uniform number per row.
+
+    Why not torch.multinomial: on the CPU it costs about 90 µs a step for 32 rows, a tenth of a 2×256
+    model's whole step. Here a token of probability 0 (filtered by top-k/top-p) is never drawn: its
+    CDF equals its predecessor's, and u stays strictly below the total.
+    """
+    cdf = probs.double().cumsum(dim=-1)  # (N, V)
+    total = cdf[:, -1:]
+    u = torch.rand(total.shape, generator=generator, dtype=torch.float64, device=cdf.device) * total
+    u = torch.minimum(u, torch.nextafter(total, torch.zeros_like(total)))
+    return torch.searchsorted(cdf, u, right=True).squeeze(-1)
 
 
 def cpu_generator(seed: int | None) -> torch.Generator:

@@ -20,6 +20,7 @@ import torch
 
 from seqgen.model import RNNLanguageModel, State
 
+MERGE_LAYERS = True  # see Stepper.__init__; a switch so the benchmark can measure both ways
 TABLE_BYTES = 8 << 20  # layer 0's (vocabulary, gates) input table up to this size; larger vocabularies multiply per step
 
 
@@ -40,6 +41,14 @@ class Stepper:
         self.embed = model.embed.weight.detach()  # (V, E)
         self.head_w = model.head.weight.t().contiguous()  # (H, V)
         self.head_b = model.head.bias.detach()
+        # LSTM and tanh/ReLU layers above the first: one product [x, h]·[W_ih; W_hh] instead of two.
+        # (A GRU's candidate gate needs W_hn·h on its own, so its layers keep two products.)
+        self.w_cat: list[torch.Tensor | None] = [None] * self.layers
+        self.b_cat: list[torch.Tensor | None] = [None] * self.layers
+        if MERGE_LAYERS and self.cell != "gru":
+            for layer in range(1, self.layers):
+                self.w_cat[layer] = torch.cat([self.w_in[layer], self.w_rec[layer]]).contiguous()  # (in + H, G·H)
+                self.b_cat[layer] = self.b_in[layer] + self.b_rec[layer]
         vocab, gates = self.embed.shape[0], self.w_in[0].shape[1]
         self.table = None
         if vocab * gates * self.embed.element_size() <= TABLE_BYTES:
@@ -58,23 +67,27 @@ class Stepper:
         new_h, new_c = [], []
         x = None
         for layer in range(self.layers):
-            gi = self.input_gates(ids) if layer == 0 else torch.addmm(self.b_in[layer], x, self.w_in[layer])  # (N, G·H)
             h = hs[layer]
+            w_cat = self.w_cat[layer]
+            if w_cat is not None:  # LSTM/RNN above layer 0: all gates in one product
+                gates = torch.addmm(self.b_cat[layer], torch.cat([x, h], dim=1), w_cat)  # (N, G·H)
+            else:
+                gi = self.input_gates(ids) if layer == 0 else torch.addmm(self.b_in[layer], x, self.w_in[layer])  # (N, G·H)
+                gates = gi if self.cell == "gru" else torch.addmm(self.b_rec[layer], h, self.w_rec[layer]).add_(gi)
             if lstm:
-                gates = torch.addmm(self.b_rec[layer], h, self.w_rec[layer]).add_(gi)
                 i, f, g, o = gates.chunk(4, dim=1)  # PyTorch's gate order
                 c = torch.sigmoid(f) * cs[layer] + torch.sigmoid(i) * torch.tanh(g)
                 h = torch.sigmoid(o) * torch.tanh(c)
                 new_c.append(c)
             elif self.cell == "gru":
                 gh = torch.addmm(self.b_rec[layer], h, self.w_rec[layer])  # (N, 3H): b_hn stays inside r * (...)
-                ir, iz, i_n = gi.chunk(3, dim=1)
+                ir, iz, i_n = gates.chunk(3, dim=1)
                 hr, hz, h_n = gh.chunk(3, dim=1)
                 r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
                 n = torch.tanh(i_n + r * h_n)
                 h = n + z * (h - n)  # (1 - z) * n + z * h
             else:
-                h = self.act(torch.addmm(self.b_rec[layer], h, self.w_rec[layer]).add_(gi))
+                h = self.act(gates)
             new_h.append(h)
             x = h
         logits = torch.addmm(self.head_b, x, self.head_w)  # (N, V)

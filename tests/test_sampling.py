@@ -29,6 +29,18 @@ def test_empirical_frequencies_match_the_distribution():
     assert torch.allclose(freq, expected, atol=0.01)  # 20,000 draws: standard error < 0.004
 
 
+def test_each_row_draws_from_its_own_distribution_and_never_a_zero_probability_token():
+    from seqgen.generate import draw
+
+    probs = torch.tensor([[0.0, 0.5, 0.0, 0.5, 0.0], [0.1, 0.0, 0.0, 0.0, 0.9], [0.0, 0.0, 0.0, 0.0, 1.0]])
+    gen = torch.Generator().manual_seed(1)
+    draws = torch.stack([draw(probs, gen) for _ in range(20000)])  # (draws, rows)
+    for row in range(3):
+        freq = torch.bincount(draws[:, row], minlength=5).double() / len(draws)
+        assert freq[probs[row] == 0].sum() == 0
+        assert torch.allclose(freq, probs[row].double(), atol=0.01)
+
+
 @pytest.mark.parametrize(
     "top_k, top_p, kept",
     [
