@@ -59,7 +59,7 @@ def test_help_lists_every_option_with_defaults(cli):
     assert res.code == 0
     for option in ("--cell", "--layers", "--hidden", "--embed", "--dropout", "--batch", "--seq-len", "--clip", "--lr", "--max-steps", "--epochs", "--time-limit", "--eval-every", "--patience", "--seed", "--device", "--quiet", "--resume"):
         assert option in res.out
-    assert "default: 256" in res.out.replace("[", "").replace("]", "")
+    assert "[default: " in res.out  # which default: test_training.py::test_options_left_out_take_the_defaults_help_shows
 
 
 def test_unknown_option_and_cell_exit_2(cli, char_dataset, tmp_path):

@@ -173,8 +173,23 @@ def test_corpus_too_small_says_what_to_change(cli, tmp_path):
     assert cli("prepare", src, "--out", tmp_path / "d").code == 0
     res = cli("train", tmp_path / "d", "--out", tmp_path / "r", "--max-steps", "2")
     assert res.code == 2
-    assert "too few for --batch 64 × --seq-len 64" in res.err and "lower --batch" in res.err
+    assert f"too few for --batch {TrainConfig.batch} × --seq-len {TrainConfig.seq_len}" in res.err and "lower --batch" in res.err
     assert not (tmp_path / "r").exists()
+
+
+def test_options_left_out_take_the_defaults_help_shows(cli, tmp_path):
+    """One source of defaults: the config dataclasses feed both `--help` and the run's config.json."""
+    src = tmp_path / "text.txt"
+    src.write_text("the quick brown fox jumps over the lazy dog\n" * 2000)
+    assert cli("prepare", src, "--out", tmp_path / "d").code == 0
+    assert cli("train", tmp_path / "d", "--out", tmp_path / "r", "--max-steps", "1", "--quiet").code == 0
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    for section, cls, names in (("model", ModelConfig, ["cell", "layers", "hidden", "embed", "dropout"]),
+                                ("train", TrainConfig, ["batch", "seq_len", "lr", "warmup", "eval_every", "schedule"])):
+        assert {n: config[section][n] for n in names} == {n: getattr(cls, n) for n in names}
+    help_text = " ".join(cli("train", "--help").out.replace("│", " ").split())
+    hidden_option = help_text[help_text.index("--hidden") : help_text.index("--embed")]
+    assert f"[default: {ModelConfig.hidden}]" in hidden_option
 
 
 def test_divergence_stops_with_a_clear_message(cli, tmp_path, char_dataset, monkeypatch):
