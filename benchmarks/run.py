@@ -1,7 +1,7 @@
 """seqgen's benchmark suite (issue 6): training and sampling throughput, prepare speed, peak memory,
 and quality per CPU-minute (validation loss after 5 and 15 minutes with the defaults).
 
-    python benchmarks/run.py            # the full suite (about 30 minutes on 2 cores, 20 of them the quality runs)
+    python benchmarks/run.py            # the full suite (about 33 minutes on 2 cores, 20 of them the quality runs)
     python benchmarks/run.py --quick    # a smoke run (seconds): small sizes, few repeats
     python benchmarks/run.py --only train,sample --json out.json
 
@@ -384,13 +384,14 @@ def bench_quality(args, workdir: Path) -> list[dict]:
         vals = [r for r in history if "val_loss" in r]
         config = json.loads((run / "config.json").read_text())
         model = config["model"]
-        last, best = history[-1], min((r["val_loss"] for r in vals), default=None)  # best.safetensors' score
+        last, best = history[-1], min((r["val_loss"] for r in vals), default=None)  # model.safetensors' score
         rows.append({
             "budget": budget, "val_nats_per_char": None if best is None else round(best, 4),
             "bits_per_char": None if best is None else round(best / math.log(2), 4),
             "steps": last["step"], "tokens": last["tokens"], "wall_s": round(wall, 1), "peak_mb": round(rss / 1024),
             "model": f"{model['layers']}×{model['hidden']} {model['cell'].upper()}, dropout {model['dropout']}",
             "corpus": "tiny Shakespeare" if text.is_file() else "stand-in (../shared absent)",
+            "curve": " ".join(f"{r['step']}:{r['val_loss']:.4f}" for r in vals),  # where it over-fits, if it does
         })
         console.print(f"  quality {rows[-1]}")
     return rows

@@ -28,7 +28,7 @@ def check_seed(seed: int | None) -> None:
 
 
 # Defaults are tuned for quality per CPU-minute (benchmarks/README.md, "Quality per CPU-minute"): on
-# 2 cores, 15 minutes of tiny Shakespeare with these and nothing else reach 1.44 nats/char. Batch 16
+# 2 cores, 15 minutes of tiny Shakespeare with these and nothing else reach 1.434 nats/char. Batch 16
 # because on a CPU the fused LSTM runs as many tokens/s at batch 16 as at 64, so 4× the updates.
 
 

@@ -20,7 +20,6 @@ import torch
 
 from seqgen.model import RNNLanguageModel, State
 
-MERGE_LAYERS = True  # see Stepper.__init__; a switch so the benchmark can measure both ways
 TABLE_BYTES = 8 << 20  # layer 0's (vocabulary, gates) input table up to this size; larger vocabularies multiply per step
 
 
@@ -45,7 +44,7 @@ class Stepper:
         # (A GRU's candidate gate needs W_hn·h on its own, so its layers keep two products.)
         self.w_cat: list[torch.Tensor | None] = [None] * self.layers
         self.b_cat: list[torch.Tensor | None] = [None] * self.layers
-        if MERGE_LAYERS and self.cell != "gru":
+        if self.cell != "gru":
             for layer in range(1, self.layers):
                 self.w_cat[layer] = torch.cat([self.w_in[layer], self.w_rec[layer]]).contiguous()  # (in + H, G·H)
                 self.b_cat[layer] = self.b_in[layer] + self.b_rec[layer]
