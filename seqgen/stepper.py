@@ -46,8 +46,10 @@ class Stepper:
         self.b_cat: list[torch.Tensor | None] = [None] * self.layers
         if self.cell != "gru":
             for layer in range(1, self.layers):
-                self.w_cat[layer] = torch.cat([self.w_in[layer], self.w_rec[layer]]).contiguous()  # (in + H, G·H)
-                self.b_cat[layer] = self.b_in[layer] + self.b_rec[layer]
+                w_cat = torch.cat([self.w_in[layer], self.w_rec[layer]])  # (in + H, G·H)
+                rows = self.w_in[layer].shape[0]
+                self.w_in[layer], self.w_rec[layer] = w_cat[:rows], w_cat[rows:]  # views: one copy of the weights, not two
+                self.w_cat[layer], self.b_cat[layer] = w_cat, self.b_in[layer] + self.b_rec[layer]
         vocab, gates = self.embed.shape[0], self.w_in[0].shape[1]
         self.table = None
         if vocab * gates * self.embed.element_size() <= TABLE_BYTES:
