@@ -7,24 +7,15 @@ import os
 import sys
 import time
 from pathlib import Path
+from enum import Enum
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from seqgen import __version__
-from seqgen.config import ModelConfig, TrainConfig  # their defaults are the options' defaults
-
-try:  # typer >= 0.26 raises its own vendored click's usage errors, which are not click's
-    from typer._click.exceptions import UsageError as _TyperUsageError
-except ImportError:  # older typer uses click itself
-    _TyperUsageError = click.UsageError
-try:  # likewise its contexts report their vendored click's ParameterSource (click's own never compares equal)
-    from typer._click.core import ParameterSource
-except ImportError:
-    from click.core import ParameterSource
+from seqgen.config import CELLS, CLIP_MODES, DEVICES, MAX_SAMPLES, MAX_SEED, MAX_THREADS, OPTIMIZERS, SCHEDULES, ModelConfig, TrainConfig
 
 app = typer.Typer(
     name="seqgen",
@@ -33,9 +24,36 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[default: 2]" is text, not a rich markup tag
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """An option's allowed values as an Enum, so --help lists them ([a|b|c]) and the shell completes them."""
+    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
+
+
+def default(help: str, value: object) -> str:
+    """Help text that names the default of an option whose Python default is None ("not given")."""
+    return f"{help} [default: {value}]"
+
+
+Cell, Schedule, ClipMode, Optimizer, Device = (choices(n, v) for n, v in (
+    ("Cell", CELLS), ("Schedule", SCHEDULES), ("ClipMode", CLIP_MODES), ("Optimizer", OPTIMIZERS), ("Device", DEVICES)))
+Kind = choices("Kind", ("text", "music"))
+Level = choices("Level", ("char", "word", "melody", "notes"))
+Weights = choices("Weights", ("best", "last"))
+Split = choices("Split", ("train", "val", "test"))
+Format = choices("Format", ("midi", "tokens"))
+BleuTokenizer = choices("BleuTokenizer", ("13a", "none", "intl", "char", "zh"))
+DEVICE_HELP = "auto (CUDA, then Apple MPS, then the CPU), cpu, cuda or mps; pick a GPU with CUDA_VISIBLE_DEVICES."
+
+
+def value(choice: Enum | None) -> str | None:
+    """The plain string of a choice (None stays None)."""
+    return None if choice is None else str(choice.value)
 
 
 def interactive(quiet: bool = False) -> bool:
@@ -63,20 +81,20 @@ def root(
 def prepare(
     sources: Annotated[list[str], typer.Argument(help="Text files, folders, '-' for stdin, or a built-in corpus name (see `seqgen corpora`).", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write.", show_default=False)],
-    level: Annotated[Optional[str], typer.Option(help="Token level: char or word for text (default char); melody or notes for music (default melody).", show_default=False)] = None,
-    kind: Annotated[Optional[str], typer.Option(help="text or music (default: inferred from the sources: .mid/.xml/.abc/... files, music corpora).", show_default=False)] = None,
-    val: Annotated[float, typer.Option(help="Fraction of tokens for validation (contiguous, after train).")] = 0.05,
-    test: Annotated[float, typer.Option(help="Fraction of tokens for test (contiguous, at the end).")] = 0.05,
+    level: Annotated[Optional[Level], typer.Option(help="Token level: char or word for text (default char); melody or notes for music (default melody).", show_default=False)] = None,
+    kind: Annotated[Optional[Kind], typer.Option(help="Default: inferred from the sources (.mid/.xml/.abc/... files, music corpora).", show_default=False)] = None,
+    val: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction for validation, in [0, 1): of the tokens for text (contiguous, after train), of the pieces for music.")] = 0.05,
+    test: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction for test, in [0, 1): of the tokens for text (contiguous, at the end), of the pieces for music.")] = 0.05,
     glob: Annotated[str, typer.Option(help="File pattern inside folders.")] = "*.txt",
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding (default: UTF-8, or the byte-order mark's).", show_default=False)] = None,
     lowercase: Annotated[bool, typer.Option(help="Word level: lowercase all words.")] = False,
-    min_freq: Annotated[int, typer.Option(help="Word level: rarer words become <unk>.")] = 1,
-    max_vocab: Annotated[Optional[int], typer.Option(help="Word level: keep at most this many tokens.", show_default=False)] = None,
+    min_freq: Annotated[int, typer.Option(min=1, help="Word level: rarer words become <unk>.")] = 1,
+    max_vocab: Annotated[Optional[int], typer.Option(min=3, help="Word level: keep at most this many tokens.", show_default=False)] = None,
     tracks: Annotated[Optional[list[str]], typer.Option(help="Music: tracks/parts to read, by name, program:N or index:N (repeatable; default: all but drums; melody: the highest-pitched track).", show_default=False)] = None,
-    steps_per_quarter: Annotated[int, typer.Option(help="Music: time grid, steps per quarter note (must divide 480; 12 holds 16ths and triplets).")] = 12,
+    steps_per_quarter: Annotated[int, typer.Option(min=1, max=480, help="Music: time grid, steps per quarter note (must divide 480; 12 holds 16ths and triplets).")] = 12,
     transpose: Annotated[Optional[str], typer.Option(help="Music: add transposed copies of the training pieces: all (12 keys), N (±N semitones), A..B or a list -2,0,2.", show_default=False)] = None,
     key_normalize: Annotated[bool, typer.Option(help="Music: move every piece to C major / A minor (estimated key).")] = False,
-    velocity_bins: Annotated[int, typer.Option(help="Music: keep dynamics as this many velocity levels (0: none).")] = 0,
+    velocity_bins: Annotated[int, typer.Option(min=0, max=127, help="Music: keep dynamics as this many velocity levels (0: none).")] = 0,
     drums: Annotated[bool, typer.Option(help="Music, notes level: include drum tracks (MIDI channel 10).")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing dataset folder.")] = False,
 ) -> None:
@@ -85,6 +103,7 @@ def prepare(
     from seqgen.prepare import prepare_text
 
     start = time.perf_counter()
+    kind, level = value(kind), value(level)
     if kind is None:
         from seqgen.prepare_music import infer_kind
 
@@ -95,8 +114,6 @@ def prepare(
         mreport = prepare_music(sources, out, level, val, test, force, tracks, steps_per_quarter, transpose, key_normalize, velocity_bins, drums)
         _print_music_report(mreport, time.perf_counter() - start)
         return
-    if kind != "text":
-        raise UsageError(f"--kind must be text or music, not {kind!r}")
     music_only = {"--tracks": tracks, "--transpose": transpose, "--key-normalize": key_normalize, "--velocity-bins": velocity_bins, "--drums": drums}
     given = [name for name, value in music_only.items() if value]
     if given or steps_per_quarter != 12:
@@ -154,39 +171,42 @@ def list_corpora() -> None:
 
 # ---------------------------------------------------------------- train
 
-RESUMABLE = {"resume", "dataset", "max_steps", "epochs", "time_limit", "eval_every", "patience", "quiet", "device", "threads", "log_every"}
+# Options a resumed run may change; every other training option is fixed by the run's config.json.
+RESUMABLE = ("max_steps", "epochs", "time_limit", "eval_every", "log_every", "patience", "device", "threads")
+M, T = ModelConfig, TrainConfig  # their defaults are the options' defaults
 
 
 @app.command()
 def train(
-    ctx: typer.Context,
     dataset: Annotated[Optional[Path], typer.Argument(help="Dataset folder from `seqgen prepare`.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write.", show_default=False)] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder from its last checkpoint.", show_default=False)] = None,
-    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn (tanh).")] = ModelConfig.cell,
-    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = ModelConfig.layers,
-    hidden: Annotated[int, typer.Option(help="Units per layer.")] = ModelConfig.hidden,
-    embed: Annotated[int, typer.Option(help="Embedding width.")] = ModelConfig.embed,
-    dropout: Annotated[float, typer.Option(help="Dropout between layers and before the output.")] = ModelConfig.dropout,
-    tie_weights: Annotated[bool, typer.Option(help="Share input and output embeddings (needs --embed = --hidden).")] = ModelConfig.tie_weights,
-    batch: Annotated[int, typer.Option(help="Parallel streams per batch.")] = TrainConfig.batch,
-    seq_len: Annotated[int, typer.Option(help="Steps of truncated backpropagation through time.")] = TrainConfig.seq_len,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = TrainConfig.lr,
-    schedule: Annotated[str, typer.Option(help="After warm-up: cosine, step or constant.")] = TrainConfig.schedule,
-    warmup: Annotated[int, typer.Option(help="Warm-up steps.")] = TrainConfig.warmup,
-    optimizer: Annotated[str, typer.Option(help="adam or adamw.")] = TrainConfig.optimizer,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = TrainConfig.weight_decay,
-    clip: Annotated[float, typer.Option(help="Gradient clipping threshold; 0 disables.")] = TrainConfig.clip,
-    clip_mode: Annotated[str, typer.Option(help="norm (global L2 norm) or value (element-wise).")] = TrainConfig.clip_mode,
-    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps in total.", show_default=False)] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Stop after this many passes over the training split.", show_default=False)] = None,
-    time_limit: Annotated[Optional[str], typer.Option(help="Stop after this much training time in total, e.g. 15m, 90s, 1h. Default 15m when no budget is given.", show_default=False)] = None,
-    eval_every: Annotated[int, typer.Option(help="Steps between validation passes.")] = TrainConfig.eval_every,
-    log_every: Annotated[int, typer.Option(help="Steps between metrics rows.")] = TrainConfig.log_every,
-    patience: Annotated[Optional[int], typer.Option(help="Stop after this many validations without improvement.", show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (weights, dropout, data order).")] = TrainConfig.seed,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = TrainConfig.device,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (default: the physical cores this process may use; 1 per process under torchrun).", show_default=False)] = None,
+    # Every option below defaults to None, meaning "not given": a fresh run takes the config's default (named in the
+    # help), and --resume refuses the ones a run cannot change and keeps its own values for the rest.
+    cell: Annotated[Optional[Cell], typer.Option(help=default("Recurrent cell (rnn is tanh).", M.cell), show_default=False)] = None,
+    layers: Annotated[Optional[int], typer.Option(min=1, max=256, help=default("Stacked recurrent layers.", M.layers), show_default=False)] = None,
+    hidden: Annotated[Optional[int], typer.Option(min=1, max=2**16, help=default("Units per layer.", M.hidden), show_default=False)] = None,
+    embed: Annotated[Optional[int], typer.Option(min=1, max=2**16, help=default("Embedding width.", M.embed), show_default=False)] = None,
+    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Dropout between layers and before the output, in [0, 1).", M.dropout), show_default=False)] = None,
+    tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help=default("Share input and output embeddings (needs --embed = --hidden).", "no-tie-weights"), show_default=False)] = None,
+    batch: Annotated[Optional[int], typer.Option(min=1, help=default("Parallel streams per batch.", T.batch), show_default=False)] = None,
+    seq_len: Annotated[Optional[int], typer.Option(min=1, help=default("Steps of truncated backpropagation through time.", T.seq_len), show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option(min=0.0, help=default("Peak learning rate, > 0.", T.lr), show_default=False)] = None,
+    schedule: Annotated[Optional[Schedule], typer.Option(help=default("Learning rate after warm-up.", T.schedule), show_default=False)] = None,
+    warmup: Annotated[Optional[int], typer.Option(min=0, help=default("Warm-up steps.", T.warmup), show_default=False)] = None,
+    optimizer: Annotated[Optional[Optimizer], typer.Option(help=default("Adam, or AdamW with decoupled --weight-decay.", T.optimizer), show_default=False)] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(min=0.0, help=default("AdamW's decoupled weight decay (0: plain Adam).", T.weight_decay), show_default=False)] = None,
+    clip: Annotated[Optional[float], typer.Option(min=0.0, help=default("Gradient clipping threshold; 0 disables.", T.clip), show_default=False)] = None,
+    clip_mode: Annotated[Optional[ClipMode], typer.Option(help=default("norm (global L2 norm) or value (element-wise).", T.clip_mode), show_default=False)] = None,
+    max_steps: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many steps in total.", show_default=False)] = None,
+    epochs: Annotated[Optional[float], typer.Option(min=0.0, help="Stop after this many passes over the training split.", show_default=False)] = None,
+    time_limit: Annotated[Optional[str], typer.Option(help="Stop after this much training time in total: 15m, 90s, 1h30 (90 minutes), 1.5h, 5400. Default 15m when no budget is given.", show_default=False)] = None,
+    eval_every: Annotated[Optional[int], typer.Option(min=1, help=default("Steps between validation passes.", T.eval_every), show_default=False)] = None,
+    log_every: Annotated[Optional[int], typer.Option(min=1, help=default("Steps between metrics rows.", T.log_every), show_default=False)] = None,
+    patience: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many validations without improvement.", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help=default("Random seed (weights, dropout, data order).", T.seed), show_default=False)] = None,
+    device: Annotated[Optional[Device], typer.Option(help=default(DEVICE_HELP, T.device), show_default=False)] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="CPU threads for torch (default: the physical cores this process may use; 1 per process under torchrun).", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
 ) -> None:
@@ -198,28 +218,30 @@ def train(
     limit = parse_duration(time_limit) if time_limit is not None else None
     log = (lambda msg: None) if quiet else (lambda msg: err.print(msg))
     bar = interactive(quiet)
+    model_opts = {"cell": value(cell), "layers": layers, "hidden": hidden, "embed": embed, "dropout": dropout, "tie_weights": tie_weights}
+    train_opts = {
+        "batch": batch, "seq_len": seq_len, "lr": lr, "optimizer": value(optimizer), "weight_decay": weight_decay,
+        "schedule": value(schedule), "warmup": warmup, "clip": clip, "clip_mode": value(clip_mode), "max_steps": max_steps,
+        "epochs": epochs, "time_limit": limit, "eval_every": eval_every, "log_every": log_every, "patience": patience,
+        "seed": seed, "device": value(device), "threads": threads,
+    }
     if resume is not None:
-        fixed = [p.name for p in ctx.command.params if ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE and p.name not in RESUMABLE]
-        if fixed or out is not None:
-            names = ", ".join("--" + n.replace("_", "-") for n in fixed + (["out"] if out is not None else []))
-            raise UsageError(f"{names} cannot change when resuming", "only the budget (--max-steps, --epochs, --time-limit), --eval-every, --patience, --device and --threads can")
-        overrides = {k: v for k, v in {"max_steps": max_steps, "epochs": epochs, "time_limit": limit, "patience": patience, "threads": threads}.items() if v is not None}
-        for name, value in (("eval_every", eval_every), ("log_every", log_every), ("device", device)):
-            if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
-                overrides[name] = value
+        fixed = [name for name, v in {**model_opts, **train_opts, "out": out, "force": force or None}.items() if v is not None and name not in RESUMABLE]
+        if fixed:
+            raise UsageError(
+                f"{', '.join('--' + n.replace('_', '-') for n in fixed)} cannot change when resuming",
+                "only the budget (--max-steps, --epochs, --time-limit), --eval-every, --log-every, --patience, --device and --threads can",
+            )
+        overrides = {name: train_opts[name] for name in RESUMABLE if train_opts[name] is not None}
         result = resume_training(resume, dataset, overrides, log, bar)
     else:
         if dataset is None or out is None:
             raise UsageError("train needs a DATASET and --out RUN (or --resume RUN)", "see `seqgen train --help`")
         if max_steps is None and epochs is None and limit is None:
-            limit = 15 * 60.0
+            train_opts["time_limit"] = 15 * 60.0
             log("no budget given: training for 15 minutes (set --max-steps, --epochs or --time-limit)")
-        tcfg = TrainConfig(
-            batch=batch, seq_len=seq_len, lr=lr, optimizer=optimizer, weight_decay=weight_decay, schedule=schedule,
-            warmup=warmup, clip=clip, clip_mode=clip_mode, max_steps=max_steps, epochs=epochs, time_limit=limit,
-            eval_every=eval_every, log_every=log_every, patience=patience, seed=seed, device=device, threads=threads,
-        )
-        mcfg = ModelConfig(vocab_size=1, cell=cell, layers=layers, hidden=hidden, embed=embed, dropout=dropout, tie_weights=tie_weights)
+        mcfg = ModelConfig(vocab_size=1, **{k: v for k, v in model_opts.items() if v is not None})
+        tcfg = TrainConfig(**{k: v for k, v in train_opts.items() if v is not None})
         result = start_training(dataset, out, mcfg, tcfg, force, log, bar)
     if not quiet:
         best = f"{result.best_val:.4f}" if result.best_val is not None else "n/a"
@@ -235,29 +257,29 @@ def train(
 @app.command()
 def sample(
     run: Annotated[Path, typer.Argument(help="Run folder from `seqgen train`.", show_default=False)],
-    length: Annotated[Optional[int], typer.Option(help="Tokens to generate per sample (default 500; music: as many as --bars needs).", show_default=False)] = None,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature, > 0; lower is safer, higher is wilder.")] = 1.0,
-    top_k: Annotated[Optional[int], typer.Option(help="Sample only from the k most likely tokens.", show_default=False)] = None,
-    top_p: Annotated[Optional[float], typer.Option(help="Sample only from the smallest set with this much probability, in (0, 1].", show_default=False)] = None,
+    length: Annotated[Optional[int], typer.Option(min=1, help="Tokens to generate per sample (default 500; music: as many as --bars needs).", show_default=False)] = None,
+    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature, > 0; lower is safer, higher is wilder.")] = 1.0,
+    top_k: Annotated[Optional[int], typer.Option(min=1, help="Sample only from the k most likely tokens.", show_default=False)] = None,
+    top_p: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Sample only from the smallest set with this much probability, in (0, 1].", show_default=False)] = None,
     greedy: Annotated[bool, typer.Option(help="Always take the most likely token.")] = False,
     prime: Annotated[Optional[str], typer.Option(help="Text to start from (printed before the continuation).", show_default=False)] = None,
     prime_file: Annotated[Optional[Path], typer.Option(help="Read the primer from this file.", show_default=False)] = None,
-    num: Annotated[int, typer.Option(help="Number of samples, drawn as one batch.")] = 1,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same output.", show_default=False)] = None,
+    num: Annotated[int, typer.Option(min=1, max=MAX_SAMPLES, help="Number of samples, drawn as one batch.")] = 1,
+    seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help="Random seed; the same seed gives the same output.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file (FILE-1, FILE-2, … with --num).", show_default=False)] = None,
     stop_at_eos: Annotated[bool, typer.Option(help="End a sample at its first end-of-sequence token.")] = False,
-    weights: Annotated[str, typer.Option(help="best (lowest validation loss) or last.")] = "best",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    weights: Annotated[Weights, typer.Option(help="best (lowest validation loss) or last.")] = Weights.best,
+    device: Annotated[Device, typer.Option(help=DEVICE_HELP)] = Device.auto,
     force: Annotated[bool, typer.Option(help="Overwrite existing output files.")] = False,
-    beam: Annotated[Optional[int], typer.Option(help="Beam search of this width for the most likely continuation (length-normalised); --num gives the best N beams.", show_default=False)] = None,
-    bars: Annotated[Optional[int], typer.Option(help="Music: bars to generate after the primer (default 16 unless --length is given).", show_default=False)] = None,
+    beam: Annotated[Optional[int], typer.Option(min=1, help="Beam search of this width for the most likely continuation (length-normalised); --num gives the best N beams.", show_default=False)] = None,
+    bars: Annotated[Optional[int], typer.Option(min=1, max=10_000, help="Music: bars to generate after the primer (default 16 unless --length is given).", show_default=False)] = None,
     tempo: Annotated[Optional[float], typer.Option(help="Music: tempo in quarter notes per minute (default: the primer's, else the corpus's, else 120).", show_default=False)] = None,
-    program: Annotated[int, typer.Option(help="Music: General MIDI program 0-127 of the part (0 is acoustic grand piano).")] = 0,
+    program: Annotated[int, typer.Option(min=0, max=127, help="Music: General MIDI program 0-127 of the part (0 is acoustic grand piano).")] = 0,
     time_signature: Annotated[Optional[str], typer.Option(help="Music: time signature such as 3/4 (default: the generated one, else the corpus's).", show_default=False)] = None,
-    velocity: Annotated[int, typer.Option(help="Music: note velocity 1-127 when the run has no velocity tokens.")] = 80,
+    velocity: Annotated[int, typer.Option(min=1, max=127, help="Music: note velocity 1-127 when the run has no velocity tokens.")] = 80,
     prime_midi: Annotated[Optional[Path], typer.Option(help="Music: continue this MIDI file (or score), tokenized with the run's scheme.", show_default=False)] = None,
-    prime_bars: Annotated[Optional[int], typer.Option(help="Music: use only the first N bars of --prime-midi.", show_default=False)] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="Music: midi or tokens (default: midi when --out ends in .mid, else tokens).", show_default=False)] = None,
+    prime_bars: Annotated[Optional[int], typer.Option(min=1, help="Music: use only the first N bars of --prime-midi.", show_default=False)] = None,
+    fmt: Annotated[Optional[Format], typer.Option("--format", help="Music: midi or tokens (default: midi when --out ends in .mid, else tokens).", show_default=False)] = None,
 ) -> None:
     """Generate new text, or music as MIDI files, from a trained run."""
     from seqgen.config import SampleConfig
@@ -265,10 +287,10 @@ def sample(
     from seqgen.session import sample_run
 
     music = MusicOptions(bars=bars, length_given=length is not None, tempo=tempo, program=program, time_signature=time_signature,
-                         velocity=velocity, prime_midi=prime_midi, prime_bars=prime_bars, format=fmt)
+                         velocity=velocity, prime_midi=prime_midi, prime_bars=prime_bars, format=value(fmt))
     length = 500 if length is None else length
     cfg = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, num=num, seed=seed, stop_at_eos=stop_at_eos, beam=beam)
-    sample_run(run, cfg, prime, prime_file, out, weights, device, force, warn=lambda msg: err.print(msg), music=music)
+    sample_run(run, cfg, prime, prime_file, out, value(weights), value(device), force, warn=lambda msg: err.print(msg), music=music)
 
 
 # ---------------------------------------------------------------- eval
@@ -276,26 +298,25 @@ def sample(
 
 @app.command("eval")
 def evaluate(
-    ctx: typer.Context,
     run: Annotated[Path, typer.Argument(help="Run folder from `seqgen train`.", show_default=False)],
-    split: Annotated[str, typer.Option(help="Dataset split to score: train, val or test.")] = "val",
+    split: Annotated[Optional[Split], typer.Option(help=default("Dataset split to score.", "val"), show_default=False)] = None,
     file: Annotated[Optional[Path], typer.Option(help="Score this file instead of a split: text, or a MIDI file or score for a music run.", show_default=False)] = None,
     encoding: Annotated[Optional[str], typer.Option(help="Encoding of --file.", show_default=False)] = None,
-    weights: Annotated[str, typer.Option(help="best or last.")] = "best",
+    weights: Annotated[Weights, typer.Option(help="best (lowest validation loss) or last.")] = Weights.best,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout (keys: README, \"eval output\").")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    ngram: Annotated[int, typer.Option(help="Order of the Kneser–Ney n-gram baseline fitted on the train split; 0 leaves it out.")] = 5,
+    device: Annotated[Device, typer.Option(help=DEVICE_HELP)] = Device.auto,
+    ngram: Annotated[int, typer.Option(min=0, help="Order of the Kneser–Ney n-gram baseline fitted on the train split; 0 leaves it out.")] = 5,
     bleu: Annotated[bool, typer.Option("--bleu", help="Also generate: continuation BLEU on held-out segments, self-BLEU and novelty of free samples, music statistics.")] = False,
-    bleu_samples: Annotated[int, typer.Option(help="--bleu: held-out segments (from the test split, else validation).")] = 100,
-    prompt_len: Annotated[int, typer.Option(help="--bleu: tokens of each segment the model reads.")] = 100,
-    cont_len: Annotated[int, typer.Option(help="--bleu: tokens it writes, scored against the true continuation.")] = 100,
-    num: Annotated[int, typer.Option(help="--bleu: free samples for self-BLEU, novelty and music statistics.")] = 10,
-    length: Annotated[int, typer.Option(help="--bleu: tokens per free sample.")] = 300,
-    temperature: Annotated[float, typer.Option(help="--bleu: sampling temperature for continuations and free samples.")] = 1.0,
+    bleu_samples: Annotated[int, typer.Option(min=1, help="--bleu: held-out segments (from the test split, else validation).")] = 100,
+    prompt_len: Annotated[int, typer.Option(min=1, help="--bleu: tokens of each segment the model reads.")] = 100,
+    cont_len: Annotated[int, typer.Option(min=1, help="--bleu: tokens it writes, scored against the true continuation.")] = 100,
+    num: Annotated[int, typer.Option(min=1, max=MAX_SAMPLES, help="--bleu: free samples for self-BLEU, novelty and music statistics.")] = 10,
+    length: Annotated[int, typer.Option(min=1, help="--bleu: tokens per free sample.")] = 300,
+    temperature: Annotated[float, typer.Option(min=0.0, help="--bleu: sampling temperature for continuations and free samples.")] = 1.0,
     greedy: Annotated[bool, typer.Option(help="--bleu: continuations take the most likely token.")] = False,
-    beam: Annotated[Optional[int], typer.Option(help="--bleu: continuations by beam search of this width.", show_default=False)] = None,
-    novelty_n: Annotated[Optional[int], typer.Option(help="--bleu: n-gram length for novelty (default 8 characters, 4 words, 8 music tokens).", show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Random seed for every draw.")] = 1234,
+    beam: Annotated[Optional[int], typer.Option(min=1, help="--bleu: continuations by beam search of this width.", show_default=False)] = None,
+    novelty_n: Annotated[Optional[int], typer.Option(min=1, help="--bleu: n-gram length for novelty (default 8 characters, 4 words, 8 music tokens).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed for every draw.")] = 1234,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the JSON report to this file.", show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing --out file.")] = False,
 ) -> None:
@@ -311,9 +332,9 @@ def evaluate(
     options = EvalOptions(ngram=ngram, bleu=bleu, bleu_samples=bleu_samples, prompt_len=prompt_len, cont_len=cont_len, num=num, length=length,
                           temperature=temperature, greedy=greedy, beam=beam, seed=seed, novelty_n=novelty_n)
     options.check()
-    if file is not None and ctx.get_parameter_source("split") == ParameterSource.COMMANDLINE:
+    if file is not None and split is not None:
         raise UsageError("give --split or --file, not both")
-    report = evaluate_run(run, split, file, encoding, weights, device, options, log=lambda msg: err.print(msg))
+    report = evaluate_run(run, value(split) or "val", file, encoding, value(weights), value(device), options, log=lambda msg: err.print(msg))
     for table in eval_tables(report):
         err.print(table)
     if out is not None:
@@ -330,7 +351,7 @@ def evaluate(
 def bleu_command(
     hypothesis: Annotated[Path, typer.Argument(help="Hypothesis file, one segment per line.", show_default=False)],
     references: Annotated[list[Path], typer.Argument(help="One or more reference files, line-aligned with the hypothesis.", show_default=False)],
-    tokenize: Annotated[str, typer.Option(help="sacrebleu tokenizer: 13a, none (pre-tokenized, e.g. music tokens), intl, char or zh.")] = "13a",
+    tokenize: Annotated[BleuTokenizer, typer.Option(help="sacrebleu tokenizer (none: pre-tokenized, e.g. music tokens).")] = BleuTokenizer("13a"),
     sentence: Annotated[bool, typer.Option("--sentence", help="Also score each line (effective order, as sacrebleu --sentence-level).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the table.")] = False,
 ) -> None:
@@ -338,7 +359,7 @@ def bleu_command(
     from seqgen.bleu import bleu_files
     from seqgen.tables import bleu_lines
 
-    report = bleu_files(hypothesis, references, tokenize, sentence)
+    report = bleu_files(hypothesis, references, value(tokenize), sentence)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))
     else:
@@ -369,6 +390,14 @@ def _print_error(message: str, label: str = "error") -> None:
     err.print(f"[bold {colour}]{label}:[/] {message}", markup=True, highlight=False, soft_wrap=True)
 
 
+def _parser_error(exc: Exception) -> bool:
+    """An error of the command-line parser (an unknown option, a bad value): it carries an exit code and a message.
+
+    Checked by that interface rather than by class, because the class lives in click or, since typer 0.26, in
+    typer's private copy of it; neither is ours to import."""
+    return isinstance(getattr(exc, "exit_code", None), int) and callable(getattr(exc, "format_message", None))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failure, 2 bad usage, 128+N on signal N)."""
     from seqgen.errors import SeqgenError
@@ -382,17 +411,9 @@ def main(argv: list[str] | None = None) -> int:
         if code == 130:  # typer >= 0.26 turns Ctrl-C into a returned exit code 130, not an exception
             _print_error("interrupted")
         return code if isinstance(code, int) else 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except (click.UsageError, _TyperUsageError) as exc:
-        if not exc.format_message():
-            return 2  # no_args_is_help: the help was the message
-        where = f"seqgen {exc.ctx.info_name} --help" if exc.ctx and exc.ctx.parent else "seqgen --help"
-        if exc.ctx and exc.ctx.parent:
-            where = f"{exc.ctx.command_path} --help"
-        _print_error(f"{exc.format_message()} (see `{where}`)".replace("[", "\\["))
-        return 2
-    except click.exceptions.Abort:
+    except typer.Abort:
         _print_error("aborted")
         return 130
     except SeqgenError as exc:
@@ -407,8 +428,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
-    except Exception as exc:  # a bug: one line unless --debug
-        if debug:
+    except Exception as exc:
+        if _parser_error(exc):
+            message = exc.format_message()  # type: ignore[attr-defined]
+            if not message:
+                return 2  # no_args_is_help: the help was the message
+            ctx = getattr(exc, "ctx", None)
+            where = f"{ctx.command_path} --help" if ctx is not None and ctx.parent is not None else "seqgen --help"
+            _print_error(f"{message} (see `{where}`)".replace("[", "\\["))
+            return exc.exit_code  # type: ignore[attr-defined]
+        if debug:  # a bug: one line unless --debug
             raise
         _print_error(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)".replace("[", "\\["))
         return 1

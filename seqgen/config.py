@@ -16,6 +16,8 @@ from seqgen.errors import RunError, UsageError
 CELLS = ("lstm", "gru", "rnn")
 CLIP_MODES = ("norm", "value")
 SCHEDULES = ("cosine", "step", "constant")
+OPTIMIZERS = ("adam", "adamw")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_PARAMETERS = 10**9  # far beyond a recurrent model one machine trains; stops a typo before it allocates
 MAX_THREADS = 1024
 MAX_SEED = 2**63 - 1
@@ -110,7 +112,7 @@ class TrainConfig:
             raise UsageError(f"--clip-mode must be one of {', '.join(CLIP_MODES)}")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"--schedule must be one of {', '.join(SCHEDULES)}")
-        if self.optimizer not in ("adam", "adamw"):
+        if self.optimizer not in OPTIMIZERS:
             raise UsageError("--optimizer must be adam or adamw")
         if self.warmup < 0:
             raise UsageError(f"--warmup must be 0 or more, got {self.warmup}")
@@ -127,7 +129,7 @@ class TrainConfig:
         if self.threads is not None and self.threads > MAX_THREADS:
             raise UsageError(f"--threads must be at most {MAX_THREADS}, got {self.threads:,}")
         check_seed(self.seed)
-        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise UsageError(f"--device must be auto, cpu, cuda or mps, not {self.device!r}")
 
 

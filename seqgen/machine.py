@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 _SYS_CPU = Path("/sys/devices/system/cpu")
@@ -47,20 +49,25 @@ def _cgroup_quota(path: Path = _CGROUP_CPU_MAX) -> int | None:
         return None
 
 
+def _sysctl_int(name: str) -> int | None:
+    """An integer from macOS's sysctl (None elsewhere, or when it cannot say)."""
+    if sys.platform != "darwin":
+        return None
+    try:
+        return int(subprocess.run(["sysctl", "-n", name], capture_output=True, text=True, timeout=5).stdout)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
 def physical_cores() -> int:
     """Physical cores this process may use: allowed CPUs with hyper-threads folded, capped by a cgroup quota."""
     cpus = allowed_cpus()
     cores = {_core_of(c) for c in cpus}
     count = len(cores) if None not in cores else len(cpus)
-    if None in cores:  # no sysfs topology (macOS): scale by psutil's physical/logical ratio when it is installed
-        try:
-            import psutil
-
-            physical, logical = psutil.cpu_count(logical=False), psutil.cpu_count()
-            if physical and logical:
-                count = max(1, len(cpus) * physical // logical)
-        except ImportError:
-            pass
+    if None in cores:  # no sysfs topology (macOS): scale by the physical/logical ratio sysctl reports
+        physical, logical = _sysctl_int("hw.physicalcpu"), _sysctl_int("hw.logicalcpu")
+        if physical and logical:
+            count = max(1, len(cpus) * physical // logical)
     quota = _cgroup_quota()
     return max(1, min(count, quota) if quota else count)
 
