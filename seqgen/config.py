@@ -218,16 +218,33 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
 
 
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([hms]?)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+_NEXT_UNIT = {"h": "m", "m": "s"}  # what a trailing bare number means after each unit, as people write "1h30", "2m30"
 
 
 def parse_duration(text: str) -> float:
-    """'15m', '90s', '1h30m', '1.5h' or bare seconds ('600') -> seconds."""
-    match = _DURATION.match(text or "")
-    if not text or not text.strip() or not match or not any(match.groups()):
-        raise UsageError(f"--time-limit {text!r} is not a duration", "write e.g. 15m, 90s or 1h30m")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    total = hours * 3600 + minutes * 60 + seconds
+    """A duration as people write it -> seconds: '15m', '90s', '1h30m', '1h30' (90 minutes), '1.5h', '5400s', '5400'.
+
+    Units go from hours to seconds, each at most once; a bare number after a unit counts in the next smaller one,
+    and a bare number alone counts seconds."""
+    cleaned = (text or "").strip().lower()
+    parts, pos = [], 0
+    while pos < len(cleaned):
+        match = _DURATION_PART.match(cleaned, pos)
+        if match is None:
+            break
+        parts.append((float(match.group(1)), match.group(2)))
+        pos = match.end()
+        while pos < len(cleaned) and cleaned[pos] == " ":
+            pos += 1
+    units = [unit for _, unit in parts]
+    if parts and not units[-1]:  # the trailing bare number: seconds alone, else the unit after the one before it
+        units[-1] = _NEXT_UNIT.get(units[-2], "") if len(units) > 1 else "s"
+    order = "hms"
+    if not parts or pos != len(cleaned) or "" in units or units != sorted(set(units), key=order.index) or len(set(units)) != len(units):
+        raise UsageError(f"--time-limit {text!r} is not a duration", "write e.g. 15m, 90s, 1h30 or 1.5h")
+    total = sum(number * _UNIT_SECONDS[unit] for (number, _), unit in zip(parts, units))
     if total <= 0:
         raise UsageError(f"--time-limit must be positive, got {text!r}")
     return total

@@ -33,7 +33,27 @@ def likelihood_table(report: dict) -> Table:
     if len(models) > 1:
         notes.append("baselines fitted on the train split (unigram: add-one; KN: interpolated modified Kneser–Ney)")
     table.caption = " · ".join(notes)
+    warning = unknown_warning(report)
+    if warning:
+        table.caption += f"\n[bold yellow]{warning}[/]"
     return table
+
+
+UNKNOWN_WARN_RATE = 0.01
+
+
+def unknown_warning(report: dict) -> str | None:
+    """A loud line when over 1% of the tokens were unknown: a score on them is not comparable with a clean text's.
+
+    Characters outside a char-level vocabulary are left out of the score; words outside a word-level vocabulary
+    are scored as <unk>, which is easy to predict. Either way the perplexity looks better than the text deserves."""
+    if report["unknown_rate"] <= UNKNOWN_WARN_RATE:
+        return None
+    how = "scored as <unk>" if report.get("level") == "word" else "left out of the score"
+    return (
+        f"warning: {report['unknown_rate']:.1%} of the tokens ({report['unknown']:,}) are outside the run's vocabulary and were {how}; "
+        "these figures are not comparable with those of a text the run knows"
+    )
 
 
 def generation_table(gen: dict) -> Table:

@@ -32,9 +32,24 @@ def test_eval_on_splits_and_json(cli, char_run):
 def test_eval_on_a_file_counts_unknown_characters(cli, char_run, tmp_path):
     path = tmp_path / "other.txt"
     path.write_text("ROMEO:\nThe night is sweet €€.\n" * 5)
-    report = json.loads(cli("eval", char_run, "--file", path, "--json").out)
+    res = cli("eval", char_run, "--file", path, "--json")
+    report = json.loads(res.out)
     assert report["unknown"] == 10
     assert report["tokens"] == len(path.read_text()) - 10 - 1
+    assert report["unknown_rate"] == pytest.approx(10 / len(path.read_text()))
+    # 6.7% unknown (10 of 150 characters): the table says loudly that this perplexity is not comparable with a clean text's
+    assert "warning: 6.7% of the tokens (10) are outside the run's vocabulary and were left out of the score" in " ".join(res.err.split())
+
+
+def test_eval_on_a_clean_file_says_nothing_loud(cli, char_run, tmp_path):
+    clean = tmp_path / "clean.txt"
+    clean.write_text("ROMEO:\nThe night is sweet.\n" * 5)
+    res = cli("eval", char_run, "--file", clean)
+    assert res.code == 0 and "warning:" not in res.err
+    # under 1% (one unknown character in 217): a note in the caption, no warning
+    clean.write_text("ROMEO:\nThe night is sweet.\n" * 8 + "€")
+    res = cli("eval", char_run, "--file", clean)
+    assert res.code == 0 and "warning:" not in res.err and "unknown tokens 1 (0.46%)" in res.err
 
 
 def test_eval_refuses_a_corrupt_run(cli, char_run, tmp_path):
