@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import random
-from pathlib import Path
 
 import mido
 import pytest
-from music_pieces import band_piece, tune
+from music_pieces import band_piece, make_tunes
 
 from seqgen.cli import main
 
@@ -16,23 +14,6 @@ from seqgen.cli import main
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
-
-
-def make_tunes(folder: Path, n: int = 24, seed: int = 0) -> Path:
-    """A made-up folk corpus: n short tunes in G, eighth notes with some quarters, plus a broken and an empty file."""
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    scale = [55, 57, 59, 60, 62, 64, 66, 67, 69, 71, 72, 74]
-    for i in range(n):
-        pitches, beats, pos = [], [], rng.randrange(len(scale))
-        for _ in range(32):
-            pos = max(0, min(len(scale) - 1, pos + rng.choice([-2, -1, -1, 1, 1, 2])))
-            pitches.append(scale[pos])
-            beats.append(rng.choice([1, 1, 1, 2]))
-        tune(folder / f"tune{i:02d}.mid", pitches, beats)
-    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x10\x00\x00\x90")
-    (folder / "empty.mid").write_bytes(b"")
-    return folder
 
 
 @pytest.fixture(scope="module")
