@@ -21,6 +21,8 @@ def music_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("music")
     src = make_tunes(root / "tunes")
     assert main(["prepare", str(src), "--out", str(root / "data"), "--val", "0.1", "--test", "0.1"]) == 0
+    pieces = json.loads((root / "data" / "meta.json").read_text())["stats"]["pieces"]
+    assert pieces.get("val") and pieces.get("test")  # the tests below train, validate and split with all three
     code = main(["train", str(root / "data"), "--out", str(root / "run"), "--hidden", "32", "--embed", "16", "--layers", "1",
                  "--batch", "4", "--seq-len", "16", "--max-steps", "12", "--eval-every", "6", "--quiet"])
     assert code == 0

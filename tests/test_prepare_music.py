@@ -1,0 +1,99 @@
+"""`seqgen prepare` for music: which split a piece lands in."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from music_pieces import NOTTINGHAM, make_tunes
+
+from seqgen.dataset import SPLITS, Dataset
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
+
+
+def pieces_by_split(data: Path) -> dict[str, set[tuple[str, ...]]]:
+    """Each split of a music dataset as the set of its pieces, a piece being its token strings from <bos> to <eos>."""
+    ds = Dataset.open(data)
+    tokens = ds.vocab.tokens
+    out: dict[str, set[tuple[str, ...]]] = {}
+    for split in SPLITS:
+        text = [tokens[i] for i in ds.split(split)]
+        starts = [i for i, t in enumerate(text) if t == "<bos>"] + [len(text)]
+        out[split] = {tuple(text[a:b]) for a, b in zip(starts, starts[1:])}
+    return out
+
+
+def assert_no_piece_moved(before: dict, after: dict) -> None:
+    for split in SPLITS:
+        for piece in before[split]:
+            moved_to = [s for s in SPLITS if piece in after[s]]
+            assert moved_to == [split], f"a {split} piece is now in {moved_to}"
+
+
+def test_adding_files_moves_no_piece_to_another_split(cli, tmp_path):
+    """A re-prepare after the folder gained files keeps every earlier piece in its split: no test tune leaks into training."""
+    everything = make_tunes(tmp_path / "everything", n=40)
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    for path in sorted(everything.glob("tune*.mid"))[::2]:
+        shutil.copy(path, folder / path.name)
+    args = ["--val", "0.2", "--test", "0.2"]
+    assert cli("prepare", folder, "--out", tmp_path / "before", *args).code == 0
+    for path in everything.glob("*.mid"):
+        if not (folder / path.name).exists():
+            shutil.copy(path, folder / path.name)
+    assert cli("prepare", folder, "--out", tmp_path / "after", *args).code == 0
+
+    before, after = pieces_by_split(tmp_path / "before"), pieces_by_split(tmp_path / "after")
+    assert all(before[s] for s in SPLITS)  # the check below has pieces of every split to check
+    assert sum(len(after[s]) for s in SPLITS) == 40
+    assert_no_piece_moved(before, after)
+
+
+def test_nottingham_pieces_keep_their_split_when_the_corpus_grows(cli, tmp_path):
+    files = sorted(NOTTINGHAM.glob("*.mid"))[:300] if NOTTINGHAM.is_dir() else []
+    if not files:
+        pytest.skip(f"{NOTTINGHAM} is absent (shared corpora not available)")
+    folder = tmp_path / "nottingham"
+    folder.mkdir()
+    for path in files[::3]:
+        shutil.copy(path, folder / path.name)
+    assert cli("prepare", folder, "--out", tmp_path / "before", "--val", "0.1", "--test", "0.1").code == 0
+    for path in files:
+        if not (folder / path.name).exists():
+            shutil.copy(path, folder / path.name)
+    assert cli("prepare", folder, "--out", tmp_path / "after", "--val", "0.1", "--test", "0.1").code == 0
+    assert_no_piece_moved(pieces_by_split(tmp_path / "before"), pieces_by_split(tmp_path / "after"))
+
+
+def test_a_folder_splits_the_same_by_relative_and_absolute_path(cli, tmp_path, monkeypatch):
+    make_tunes(tmp_path / "tunes", n=30)
+    monkeypatch.chdir(tmp_path)
+    assert cli("prepare", "tunes", "--out", "relative", "--val", "0.2", "--test", "0.2").code == 0
+    assert cli("prepare", tmp_path / "tunes", "--out", "absolute", "--val", "0.2", "--test", "0.2").code == 0
+    for split in SPLITS:
+        assert (tmp_path / "relative" / f"{split}.bin").read_bytes() == (tmp_path / "absolute" / f"{split}.bin").read_bytes()
+
+
+def test_a_requested_split_that_came_out_empty_is_reported(cli, tmp_path):
+    """A piece's split does not depend on the others, so two tunes may leave --val or --test without a piece: said, not hidden."""
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for path in sorted(make_tunes(tmp_path / "tunes", n=2).glob("tune*.mid")):
+        shutil.copy(path, folder / path.name)
+    res = cli("prepare", folder, "--out", tmp_path / "d", "--val", "0.01", "--test", "0.01")
+    assert res.code == 0, res.err
+    meta = json.loads((tmp_path / "d" / "meta.json").read_text())
+    assert meta["stats"]["empty_splits"] == ["val", "test"]
+    assert "warning: no piece fell in the validation split (--val 0.01 of 2 pieces;" in res.err
+    assert "warning: no piece fell in the test split (--test 0.01 of 2 pieces;" in res.err
+    res = cli("prepare", folder, "--out", tmp_path / "none", "--val", "0", "--test", "0")
+    assert json.loads((tmp_path / "none" / "meta.json").read_text())["stats"]["empty_splits"] == []  # none was asked for
+    assert "no piece fell" not in res.err
+
