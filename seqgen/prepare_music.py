@@ -1,7 +1,9 @@
 """`seqgen prepare --kind music`: MIDI files, scores and built-in corpora -> note tokens -> a dataset folder.
 
 Every file is read on its own (in worker processes when there are many); a file that cannot be used
-is skipped with its reason, never a crash. Transposed copies (--transpose) go to the training split only.
+is skipped with its reason, never a crash. A file whose content (SHA-256) was already read, a copy or a
+symbolic link, is skipped as a duplicate of the first in reading order: the same tune read twice would
+weigh double. Transposed copies (--transpose) go to the training split only.
 
 Splits are by piece, and a piece's split depends on that piece alone: a hash of its file's SHA-256 and
 its place in the file (a book of ABC tunes holds several) gives a number in [0, 1); below --val is
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from seqgen import corpora
-from seqgen.dataset import DatasetWriter, check_inputs_outside, check_split_fractions
+from seqgen.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason
 from seqgen.errors import InputError, SeqgenError, UsageError
 from seqgen.midi_io import MIDI_SUFFIXES
 from seqgen.music import LEVELS, MelodyTokenizer, MusicTokenizer, NotesTokenizer, Piece, read_songs, transpose_piece
@@ -209,9 +211,13 @@ def prepare_music(
 
     pieces: list[Piece] = []
     splits: list[str] = []
+    seen: dict[str, str] = {}  # sha256 -> the file kept
     for name, digest, songs, reason in load_all(files, jobs):
         if songs is None:
             report.skipped.append((name, reason or "unreadable"))
+            continue
+        if duplicate := duplicate_reason(seen, digest, name):
+            report.skipped.append((name, duplicate))
             continue
         report.files += 1
         report.sources.append({"name": name, "sha256": digest})

@@ -1,8 +1,9 @@
-"""`seqgen prepare` for music: which split a piece lands in."""
+"""`seqgen prepare` for music: which split a piece lands in, and files read once however they are reached."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from music_pieces import NOTTINGHAM, make_tunes
 
 from seqgen.dataset import SPLITS, Dataset
+from tests.conftest import symlink
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +99,32 @@ def test_a_requested_split_that_came_out_empty_is_reported(cli, tmp_path):
     assert json.loads((tmp_path / "none" / "meta.json").read_text())["stats"]["empty_splits"] == []  # none was asked for
     assert "no piece fell" not in res.err
 
+
+def test_the_same_midi_file_is_read_once(cli, tmp_path):
+    """A MIDI file, a symbolic link to it and a copy under another name give the dataset of the file alone."""
+    tunes = make_tunes(tmp_path / "tunes", n=4)
+    alone, folder = tmp_path / "alone", tmp_path / "folder"
+    alone.mkdir()
+    (folder / "x").mkdir(parents=True)
+    for path in sorted(tunes.glob("tune*.mid")):
+        shutil.copy(path, alone / path.name)
+        shutil.copy(path, folder / path.name)
+    kept = folder / "tune00.mid"  # the first in sorted order
+    shutil.copy(kept, folder / "x" / "copy of tune 0.mid")
+    duplicates = [folder / "x" / "copy of tune 0.mid"]
+    if symlink(kept, folder / "z-link.mid"):  # else no symbolic links here: the copy alone is checked
+        duplicates.append(folder / "z-link.mid")
+
+    assert cli("prepare", alone, "--out", tmp_path / "one", "--val", "0.25", "--test", "0.25").code == 0
+    res = cli("prepare", folder, "--out", tmp_path / "all", "--val", "0.25", "--test", "0.25")
+    assert res.code == 0, res.err
+    for split in SPLITS:
+        assert (tmp_path / "all" / f"{split}.bin").read_bytes() == (tmp_path / "one" / f"{split}.bin").read_bytes()
+    meta = json.loads((tmp_path / "all" / "meta.json").read_text())
+    assert [s["name"] for s in meta["sources"]] == [str(folder / f"tune0{i}.mid") for i in range(4)]
+    assert meta["stats"]["files"] == 4
+    skipped = {s["name"]: s["reason"] for s in meta["skipped"]}
+    for dup in duplicates:
+        assert skipped[str(dup)] == f"duplicate (same content as {kept})"
+        assert f"skipped {dup}: duplicate (same content as {kept})" in res.err
+    assert re.search(rf"skipped: duplicate\s*│\s*{len(duplicates)} ", res.err)  # the summary's count by kind
