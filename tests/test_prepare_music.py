@@ -94,6 +94,7 @@ def test_a_requested_split_that_came_out_empty_is_reported(cli, tmp_path):
     assert "warning: no piece fell in the validation split (--val 0.01 of 2 pieces;" in res.err
     assert "warning: no piece fell in the test split (--test 0.01 of 2 pieces;" in res.err
     res = cli("prepare", folder, "--out", tmp_path / "none", "--val", "0", "--test", "0")
+    assert res.code == 0, res.err
     assert json.loads((tmp_path / "none" / "meta.json").read_text())["stats"]["empty_splits"] == []  # none was asked for
     assert "no piece fell" not in res.err
 
