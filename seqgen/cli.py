@@ -83,8 +83,8 @@ def prepare(
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write.", show_default=False)],
     level: Annotated[Optional[Level], typer.Option(help="Token level: char or word for text (default char); melody or notes for music (default melody).", show_default=False)] = None,
     kind: Annotated[Optional[Kind], typer.Option(help="Default: inferred from the sources (.mid/.xml/.abc/... files, music corpora).", show_default=False)] = None,
-    val: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction for validation, in [0, 1): of the tokens for text (contiguous, after train), of the pieces for music.")] = 0.05,
-    test: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction for test, in [0, 1): of the tokens for text (contiguous, at the end), of the pieces for music.")] = 0.05,
+    val: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction for validation, in [0, 1): of the tokens for text (contiguous, after train); for music, each piece's chance, drawn from a hash of its file.")] = 0.05,
+    test: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction for test, in [0, 1): of the tokens for text (contiguous, at the end); for music, each piece's chance, drawn from a hash of its file.")] = 0.05,
     glob: Annotated[str, typer.Option(help="File pattern inside folders.")] = "*.txt",
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding (default: UTF-8, or the byte-order mark's).", show_default=False)] = None,
     lowercase: Annotated[bool, typer.Option(help="Word level: lowercase all words.")] = False,
@@ -154,6 +154,12 @@ def _print_music_report(report, seconds: float) -> None:
     err.print(table)
     for name, reason in report.skipped:
         err.print(f"skipped {name}: {reason}")
+    pieces = sum(report.pieces.values()) - report.transposed
+    for split in report.empty_splits:
+        option = f"--{split} {report.fractions[split]:g}"
+        what = "validation" if split == "val" else split
+        _print_error(f"no piece fell in the {what} split ({option} of {pieces:,} pieces; a piece's split is fixed by a hash "
+                     f"of its file, never rebalanced): pass more pieces or a larger --{split}", "warning")
 
 
 @app.command("corpora")

@@ -113,6 +113,17 @@ def split_sizes(total: int, val: float, test: float) -> dict[str, int]:
     return {"train": total - n_val - n_test, "val": n_val, "test": n_test}
 
 
+def duplicate_reason(seen: dict[str, str], digest: str, name: str) -> str | None:
+    """None the first time a content (its SHA-256) is met, remembering `name`; after that the skip reason naming it.
+
+    A folder of licences or documentation often holds the same text as a file, a symbolic link and a copy; read
+    every time, it would weigh double in training and could sit in training and validation at once."""
+    if digest in seen:
+        return f"duplicate (same content as {seen[digest]})"
+    seen[digest] = name
+    return None
+
+
 def check_inputs_outside(out: Path | str, inputs: Iterable[Path]) -> None:
     """Refuse an input that lies inside --out: writing the dataset replaces that folder and would delete it."""
     root = Path(out).resolve()

@@ -1,4 +1,8 @@
-"""`seqgen prepare` for text: sources -> tokens -> a dataset folder (train/val/test splits)."""
+"""`seqgen prepare` for text: sources -> tokens -> a dataset folder (train/val/test splits).
+
+Each distinct text is read once, by its SHA-256: a copy, a symbolic link or a file named twice is skipped and
+listed, keeping the first in reading order (sorted within a folder), so the same text never lands in two splits.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from seqgen import corpora
-from seqgen.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, split_sizes
+from seqgen.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason, split_sizes
 from seqgen.errors import InputError, SeqgenError, UsageError
 from seqgen.text import CharTokenizer, WordTokenizer, read_text_chunks, text_to_words
 from seqgen.tokenizers import Tokenizer
@@ -90,8 +94,9 @@ def collect_text_sources(specs: list[str], glob: str = "*.txt", encoding: str | 
 
 
 def _scan(sources: list[TextSource], explicit: set[str], report: PrepareReport) -> list[TextSource]:
-    """First pass: checksum and count each source; files found in folders that cannot be read are skipped."""
+    """First pass: checksum and count each source; files found in folders that cannot be read, and repeats, are skipped."""
     good = []
+    seen: dict[str, str] = {}  # sha256 -> the source kept
     for src in sources:
         digest, chars, last = hashlib.sha256(), 0, "\n"
         try:
@@ -106,6 +111,9 @@ def _scan(sources: list[TextSource], explicit: set[str], report: PrepareReport) 
             continue
         if chars == 0:
             report.skipped.append((src.name, "empty"))
+            continue
+        if reason := duplicate_reason(seen, digest.hexdigest(), src.name):
+            report.skipped.append((src.name, reason))
             continue
         src.needs_newline = last != "\n"
         report.sources.append({"name": src.name, "sha256": digest.hexdigest(), "characters": chars})

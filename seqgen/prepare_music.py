@@ -1,9 +1,18 @@
 """`seqgen prepare --kind music`: MIDI files, scores and built-in corpora -> note tokens -> a dataset folder.
 
 Every file is read on its own (in worker processes when there are many); a file that cannot be used
-is skipped with its reason, never a crash. Splits are by piece (a fixed hash order of the piece
-names, so no tune is in two splits and adding files does not reshuffle the others); transposed
-copies (--transpose) are added to the training split only.
+is skipped with its reason, never a crash. A file whose content (SHA-256) was already read, a copy or a
+symbolic link, is skipped as a duplicate of the first in reading order: the same tune read twice would
+weigh double. Transposed copies (--transpose) go to the training split only.
+
+Splits are by piece, and a piece's split depends on that piece alone: a hash of its file's SHA-256 and
+its place in the file (a book of ABC tunes holds several) gives a number in [0, 1); below --val is
+validation, from 1 - --test up is test, the rest is training. So a folder that gains files, or the same
+folder named by another path, keeps every earlier piece in its split (ranking all pieces and cutting at
+round(n * fraction) moves pieces whenever n changes, leaking test tunes into training; a hash of the
+path as typed splits `data/x.mid` and `/abs/data/x.mid` apart), and changing --val never moves a test piece. The price: a small corpus may leave a split
+empty; that is reported (summary and meta.json), never rebalanced, since rebalancing would tie each
+piece's split to the others again. Editing a file gives it a new SHA-256, so its pieces are drawn anew.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from seqgen import corpora
-from seqgen.dataset import DatasetWriter, check_inputs_outside, check_split_fractions
+from seqgen.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason
 from seqgen.errors import InputError, SeqgenError, UsageError
 from seqgen.midi_io import MIDI_SUFFIXES
 from seqgen.music import LEVELS, MelodyTokenizer, MusicTokenizer, NotesTokenizer, Piece, read_songs, transpose_piece
@@ -46,6 +55,8 @@ class MusicReport:
     shortened: Counter = field(default_factory=Counter)  # notes kept shorter, by reason
     splits: dict[str, int] = field(default_factory=dict)  # tokens per split
     vocab_size: int = 0
+    fractions: dict[str, float] = field(default_factory=dict)  # --val and --test as asked
+    empty_splits: list[str] = field(default_factory=list)  # asked for (fraction > 0) but no piece fell in them
     out: Path | None = None
 
     def skip_kinds(self) -> Counter:
@@ -158,19 +169,10 @@ def parse_transpose(spec: str | None) -> list[int]:
     return sorted(set(shifts) | {0})
 
 
-def _split_of(names: list[str], val: float, test: float) -> list[str]:
-    """Split per piece: pieces ordered by a hash of their name; the first go to test, the next to val."""
-    n = len(names)
-    n_test = int(round(n * test)) if test else 0
-    n_val = int(round(n * val)) if val else 0
-    if n >= 3:  # a split asked for is never empty when there are pieces enough
-        n_test = max(n_test, 1 if test else 0)
-        n_val = max(n_val, 1 if val else 0)
-    order = sorted(range(n), key=lambda i: hashlib.sha256(names[i].encode()).hexdigest())
-    split = ["train"] * n
-    for rank, i in enumerate(order):
-        split[i] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
-    return split
+def split_of(key: str, val: float, test: float) -> str:
+    """The split of the piece with this key (file SHA-256 and place in the file), whatever the other pieces are."""
+    u = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64  # uniform in [0, 1)
+    return "val" if u < val else "test" if u >= 1 - test else "train"
 
 
 # ---------------------------------------------------------------- prepare
@@ -205,16 +207,21 @@ def prepare_music(
     extractor = cls.untrained(settings)
     files = collect_music_files(specs)
     check_inputs_outside(out, files)
-    report = MusicReport(level=level, out=Path(out))
+    report = MusicReport(level=level, fractions={"val": val, "test": test}, out=Path(out))
 
     pieces: list[Piece] = []
+    splits: list[str] = []
+    seen: dict[str, str] = {}  # sha256 -> the file kept
     for name, digest, songs, reason in load_all(files, jobs):
         if songs is None:
             report.skipped.append((name, reason or "unreadable"))
             continue
+        if duplicate := duplicate_reason(seen, digest, name):
+            report.skipped.append((name, duplicate))
+            continue
         report.files += 1
         report.sources.append({"name": name, "sha256": digest})
-        for song in songs:
+        for place, song in enumerate(songs):
             label = name if song.name == Path(name).name else f"{Path(name).parent / song.name}"
             try:
                 ex = extractor.extract(song)
@@ -229,11 +236,11 @@ def prepare_music(
             report.notes += len(ex.piece.notes)
             ex.piece.name = label
             pieces.append(ex.piece)
+            splits.append(split_of(f"{digest}:{place}", val, test))
     if not pieces:
         reasons = "; ".join(f"{Path(n).name}: {r}" for n, r in report.skipped[:3])
         raise InputError(f"no usable music in the input ({reasons or 'nothing given'})", "pass MIDI files or scores with notes")
 
-    splits = _split_of([p.name for p in pieces], val, test)
     token_lists: list[tuple[str, list[str]]] = []
     for piece, split in zip(pieces, splits):
         for shift in shifts if split == "train" else [0]:
@@ -243,10 +250,14 @@ def prepare_music(
                 report.transposed += shift != 0
     tokenizer = cls.fit((t for _, t in token_lists), {**settings, **_defaults(pieces)})
     report.pieces = dict(Counter(s for s, _ in token_lists))
+    report.empty_splits = [s for s in ("val", "test") if report.fractions[s] > 0 and not report.pieces.get(s)]
     if len(tokenizer.vocab) - 2 < 2:
         raise InputError("the music has fewer than 2 distinct tokens; there is nothing to learn", "pass more varied music")
     if sum(len(t) for s, t in token_lists if s == "train") < 2:
-        raise InputError("the training split is empty", "pass more pieces or lower --val/--test")
+        raise InputError(
+            f"none of the {len(pieces)} piece(s) fell in the training split; each piece's split is fixed by a hash of its file",
+            "pass more pieces or lower --val/--test",
+        )
 
     try:
         with DatasetWriter(Path(out), tokenizer.vocab, force) as writer:
@@ -264,6 +275,7 @@ def prepare_music(
                 "stats": {
                     "files": report.files, "pieces": report.pieces, "transposed": report.transposed, "notes": report.notes,
                     "dropped": dict(report.dropped), "shortened": dict(report.shortened), "transpose": shifts,
+                    "split_fractions": report.fractions, "empty_splits": report.empty_splits,
                 },
             })
     except OSError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import mido
@@ -69,3 +70,20 @@ def tune(path: Path, pitches: list[int], beats: list[int] | None = None, tpq: in
         spec.append((t, t + b * tpq // 2, p))
         t += b * tpq // 2
     return write(path, [track(notes(spec), name)], tpq=tpq)
+
+
+def make_tunes(folder: Path, n: int = 24, seed: int = 0) -> Path:
+    """A made-up folk corpus: n short tunes in G, eighth notes with some quarters, plus a broken and an empty file."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    scale = [55, 57, 59, 60, 62, 64, 66, 67, 69, 71, 72, 74]
+    for i in range(n):
+        pitches, beats, pos = [], [], rng.randrange(len(scale))
+        for _ in range(32):
+            pos = max(0, min(len(scale) - 1, pos + rng.choice([-2, -1, -1, 1, 1, 2])))
+            pitches.append(scale[pos])
+            beats.append(rng.choice([1, 1, 1, 2]))
+        tune(folder / f"tune{i:02d}.mid", pitches, beats)
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x10\x00\x00\x90")
+    (folder / "empty.mid").write_bytes(b"")
+    return folder

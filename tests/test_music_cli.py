@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import random
-from pathlib import Path
 
 import mido
 import pytest
-from music_pieces import band_piece, tune
+from music_pieces import band_piece, make_tunes
 
 from seqgen.cli import main
 
@@ -18,28 +16,13 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
 
 
-def make_tunes(folder: Path, n: int = 24, seed: int = 0) -> Path:
-    """A made-up folk corpus: n short tunes in G, eighth notes with some quarters, plus a broken and an empty file."""
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    scale = [55, 57, 59, 60, 62, 64, 66, 67, 69, 71, 72, 74]
-    for i in range(n):
-        pitches, beats, pos = [], [], rng.randrange(len(scale))
-        for _ in range(32):
-            pos = max(0, min(len(scale) - 1, pos + rng.choice([-2, -1, -1, 1, 1, 2])))
-            pitches.append(scale[pos])
-            beats.append(rng.choice([1, 1, 1, 2]))
-        tune(folder / f"tune{i:02d}.mid", pitches, beats)
-    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x10\x00\x00\x90")
-    (folder / "empty.mid").write_bytes(b"")
-    return folder
-
-
 @pytest.fixture(scope="module")
 def music_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("music")
     src = make_tunes(root / "tunes")
     assert main(["prepare", str(src), "--out", str(root / "data"), "--val", "0.1", "--test", "0.1"]) == 0
+    pieces = json.loads((root / "data" / "meta.json").read_text())["stats"]["pieces"]
+    assert pieces.get("val") and pieces.get("test")  # the tests below train, validate and split with all three
     code = main(["train", str(root / "data"), "--out", str(root / "run"), "--hidden", "32", "--embed", "16", "--layers", "1",
                  "--batch", "4", "--seq-len", "16", "--max-steps", "12", "--eval-every", "6", "--quiet"])
     assert code == 0

@@ -2,13 +2,14 @@
 
 import io
 import json
+import shutil
 import sys
 
 import numpy as np
 import pytest
 
 from seqgen.dataset import Dataset
-from tests.conftest import SHARED
+from tests.conftest import SHARED, symlink
 
 
 def test_prepare_writes_a_memmapped_dataset_with_contiguous_splits(cli, tmp_path, corpus_file):
@@ -50,6 +51,50 @@ def test_prepare_reads_folders_recursively_with_glob(cli, tmp_path):
     res = cli("prepare", tmp_path / "src", "--out", tmp_path / "md", "--glob", "*.md", "--val", "0", "--test", "0")
     assert res.code == 0
     assert "not text by default" in Dataset.open(tmp_path / "md").tokenizer.decode(Dataset.open(tmp_path / "md").split("train").tolist())
+
+
+def same_dataset(a, b) -> bool:
+    return all((a / f"{s}.bin").read_bytes() == (b / f"{s}.bin").read_bytes() for s in ("train", "val", "test"))
+
+
+def test_the_same_text_in_a_folder_is_read_once(cli, tmp_path, corpus_file):
+    """Licence and documentation folders often hold a file, a symbolic link to it and a copy: the text is read once."""
+    folder = tmp_path / "licences"
+    for sub in ("a", "b"):
+        (folder / sub).mkdir(parents=True)
+    kept = folder / "a" / "LICENSE.txt"  # the first in sorted order
+    shutil.copy(corpus_file, kept)
+    shutil.copy(corpus_file, folder / "b" / "COPYING.txt")
+    duplicates = [folder / "b" / "COPYING.txt"]
+    if symlink(kept, folder / "c-link.txt"):  # else no symbolic links here: the copy alone is checked
+        duplicates.append(folder / "c-link.txt")
+
+    assert cli("prepare", kept, "--out", tmp_path / "one").code == 0
+    res = cli("prepare", folder, "--out", tmp_path / "all")
+    assert res.code == 0, res.err
+    assert same_dataset(tmp_path / "all", tmp_path / "one")
+    meta = json.loads((tmp_path / "all" / "meta.json").read_text())
+    assert [s["name"] for s in meta["sources"]] == [str(kept)]
+    assert meta["skipped"] == [{"name": str(d), "reason": f"duplicate (same content as {kept})"} for d in duplicates]
+    for dup in duplicates:
+        assert f"skipped {dup}: duplicate (same content as {kept})" in res.err
+
+
+def test_a_file_given_twice_or_through_a_linked_folder_is_read_once(cli, tmp_path, corpus_file):
+    (tmp_path / "notes").mkdir()
+    kept = tmp_path / "notes" / "play.txt"
+    shutil.copy(corpus_file, kept)
+    assert cli("prepare", kept, "--out", tmp_path / "one").code == 0
+    res = cli("prepare", kept, kept, "--out", tmp_path / "twice")
+    assert res.code == 0, res.err
+    assert same_dataset(tmp_path / "twice", tmp_path / "one")
+    assert f"skipped {kept}: duplicate (same content as {kept})" in res.err
+    if not symlink(tmp_path / "notes", tmp_path / "mirror"):
+        pytest.skip("no symbolic links here")
+    res = cli("prepare", tmp_path / "notes", tmp_path / "mirror", "--out", tmp_path / "linked")
+    assert res.code == 0, res.err
+    assert same_dataset(tmp_path / "linked", tmp_path / "one")
+    assert f"skipped {tmp_path / 'mirror' / 'play.txt'}: duplicate (same content as {kept})" in res.err
 
 
 def test_prepare_reads_stdin(cli, tmp_path, monkeypatch):
