@@ -67,15 +67,17 @@ def test_music_statistics_on_hand_made_pieces():
 # ---------------------------------------------------------------- the command
 
 
-def test_eval_reports_baselines_in_table_and_json(cli, char_run, tmp_path):
+def test_eval_reports_baselines_in_table_and_json(cli, char_run, char_dataset, tmp_path):
     res = cli("eval", char_run, "--json", "--ngram", "3", "--out", tmp_path / "report.json")
     assert res.code == 0, res.err
     report = json.loads(res.out)
     assert json.loads((tmp_path / "report.json").read_text()) == report
     base = report["baselines"]
     assert base["ngram"]["order"] == 3 and report["ngram_order"] == 3
+    val_tokens = json.loads((char_dataset / "meta.json").read_text())["splits"]["val"]
+    assert report["tokens"] == val_tokens - 1  # every token after the first: the first has no context
     for fig in (base["unigram"], base["ngram"]):
-        assert 0 <= fig["tokens"] - report["tokens"] < 8  # every token after the first; the network's 8 streams drop a remainder
+        assert fig["tokens"] == val_tokens - 1  # the same tokens as the network
         assert fig["perplexity"] == pytest.approx(math.exp(fig["nats_per_token"]))
     assert base["ngram"]["nats_per_token"] < base["unigram"]["nats_per_token"]
     assert "3-gram KN" in res.err and "unigram" in res.err and "bits per character" in res.err
