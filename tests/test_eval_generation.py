@@ -15,8 +15,22 @@ def test_novelty_on_hand_made_cases():
     copied = novelty([[2, 3, 4, 5]], train, 2, 10)
     assert copied == {"n": 2, "ngrams": 3, "in_train": 1.0, "novel": 0.0}
     half = novelty([[0, 1, 9, 9], [5, 6]], train, 2, 10)  # (0,1) (1,9) (9,9) (5,6): two of four seen
-    assert half["ngrams"] == 4 and half["in_train"] == pytest.approx(0.5)
-    assert novelty([[1]], train, 2, 10)["in_train"] is None  # too short for any bigram
+    assert half == {"n": 2, "ngrams": 4, "in_train": 0.5, "novel": 0.5}
+    assert novelty([[1]], train, 2, 10) == {"n": 2, "ngrams": 0, "in_train": None, "novel": None}  # too short for any bigram
+
+
+def test_novelty_of_a_sample_against_a_training_text():
+    def ids(text):
+        return [ord(c) for c in text]
+
+    # "the hat sat" holds 9 three-character strings: the, "he ", "e h", " ha", hat, "at ", "t s", " sa", sat.
+    # Six of them occur in "the cat sat"; "e h", " ha" and hat do not: 6/9 seen, 3/9 new.
+    figures = novelty([ids("the hat sat")], np.array(ids("the cat sat")), 3, 128)
+    assert figures == {"n": 3, "ngrams": 9, "in_train": pytest.approx(2 / 3), "novel": pytest.approx(1 / 3)}
+    # A string counts each time it occurs: "sat sat hat" holds sat, "at ", "t s", " sa", sat, "at ", "t h", " ha", hat;
+    # six of the nine occur in "the cat sat" (4 of its 7 distinct strings would give 4/7 instead).
+    again = novelty([ids("sat sat hat")], np.array(ids("the cat sat")), 3, 128)
+    assert again == {"n": 3, "ngrams": 9, "in_train": pytest.approx(2 / 3), "novel": pytest.approx(1 / 3)}
 
 
 def test_ngram_keys_are_exact_or_hashed_without_collisions_here():
