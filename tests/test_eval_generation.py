@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from seqgen.bleu import self_bleu
 from seqgen.evaluation import ngram_keys, novelty, segments
 from seqgen.musicstats import SimpleNote, compare, duration_histogram, notes_per_bar, pitch_class_histogram, repeated_phrase_rate, scale_consistency
 
@@ -102,22 +103,31 @@ def test_eval_reports_baselines_in_table_and_json(cli, char_run, char_dataset, t
     assert set(json.loads(cli("eval", char_run, "--json", "--ngram", "0").out)["baselines"]) == {"unigram"}
 
 
-def test_eval_bleu_reports_generation_figures(cli, char_run):
-    args = ["eval", char_run, "--bleu", "--bleu-samples", "6", "--prompt-len", "40", "--cont-len", "30", "--num", "3", "--length", "80", "--json"]
+def test_eval_bleu_reports_generation_figures(cli, char_run, char_dataset, corpus_file, tmp_path):
+    args = ["eval", char_run, "--bleu", "--bleu-samples", "6", "--prompt-len", "40", "--cont-len", "30", "--num", "3", "--length", "80",
+            "--novelty-n", "3", "--json"]
     res = cli(*args)
     assert res.code == 0, res.err
     gen = json.loads(res.out)["generation"]
     cont = gen["continuation"]
     assert cont["segments"] == 6 and cont["unit"] == "word" and cont["split"] == "test"
     assert 0 <= cont["bleu"]["score"] <= 100 and len(cont["bleu"]["precisions"]) == 4 and "tok:13a" in cont["bleu"]["signature"]
-    assert 0 <= gen["self_bleu"]["bleu"] <= 100 and gen["self_bleu"]["samples"] == 3
-    nov = gen["novelty"]
-    assert nov["unit"] == "character" and nov["n"] == 8 and nov["in_train"] + nov["novel"] == pytest.approx(1)
+    # the free samples are the ones `seqgen sample` draws with the same seed and options: self-BLEU and novelty recounted on them
+    assert cli("sample", char_run, "--num", "3", "--length", "80", "--seed", "1234", "--out", tmp_path / "s.txt").code == 0
+    samples = [(tmp_path / f"s-{i}.txt").read_text()[:80] for i in (1, 2, 3)]  # 80 characters each, then the line end the file adds
+    assert gen["self_bleu"]["samples"] == 3 and gen["self_bleu"]["bleu"] == pytest.approx(self_bleu([" ".join(s.split()) for s in samples]))
+    train = corpus_file.read_text()[: json.loads((char_dataset / "meta.json").read_text())["splits"]["train"]]
+    grams = [s[i : i + 3] for s in samples for i in range(80 - 3 + 1)]  # 78 three-character strings per sample
+    seen = sum(g in train for g in grams)
+    assert 0 < seen < len(grams)  # some found in the training text, some not
+    assert gen["novelty"] == {"unit": "character", "n": 3, "ngrams": 3 * 78,
+                              "in_train": pytest.approx(seen / len(grams)), "novel": pytest.approx((len(grams) - seen) / len(grams))}
     assert gen["decoding"] == {"method": "sample", "temperature": 1.0, "beam": None, "seed": 1234}
     assert json.loads(cli(*args).out)["generation"] == gen  # same seed, same figures
     assert "continuation BLEU" in res.err and "self-BLEU" in res.err and "novelty" in res.err
-    beam = json.loads(cli(*args[:-1], "--beam", "2", "--json").out)["generation"]
+    beam = json.loads(cli(*args[:-3], "--beam", "2", "--json").out)["generation"]
     assert beam["decoding"]["method"] == "beam" and beam["continuation"]["segments"] == 6
+    assert beam["novelty"]["n"] == 8  # the default at character level
     res = cli(*args[:-1], "--beam", "2", "--greedy")
     assert res.code == 2 and "--greedy does not apply to --beam" in res.err
     res = cli("eval", char_run, "--bleu", "--prompt-len", "100000")
