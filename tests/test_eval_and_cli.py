@@ -2,11 +2,14 @@
 
 import json
 import math
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import seqgen
 from seqgen.metrics import Likelihood
 
 
@@ -53,8 +56,6 @@ def test_eval_on_a_clean_file_says_nothing_loud(cli, char_run, tmp_path):
 
 
 def test_eval_refuses_a_corrupt_run(cli, char_run, tmp_path):
-    import shutil
-
     run = tmp_path / "copy"
     shutil.copytree(char_run, run)
     data = bytearray((run / "model.safetensors").read_bytes())
@@ -92,5 +93,12 @@ def test_debug_shows_the_traceback(cli, tmp_path):
 
 
 def test_python_dash_m_and_the_console_script_work():
-    out = subprocess.run([sys.executable, "-m", "seqgen", "--version"], capture_output=True, text=True, check=True)
-    assert out.stdout.startswith("seqgen ")
+    script = shutil.which("seqgen", path=str(Path(sys.executable).parent))  # what `pip install` put beside this python
+    assert script, f"no seqgen script beside {sys.executable}: install seqgen (pip install -e .)"
+    for command in ([sys.executable, "-m", "seqgen"], [script]):
+        version = subprocess.run([*command, "--version"], capture_output=True, text=True)
+        assert (version.returncode, version.stdout) == (0, f"seqgen {seqgen.__version__}\n"), command
+        help_ = subprocess.run([*command, "--help"], capture_output=True, text=True)
+        assert help_.returncode == 0 and help_.stdout.startswith("Usage: seqgen [OPTIONS] COMMAND [ARGS]..."), command
+        for verb in ("prepare", "train", "sample", "eval", "bleu", "plot", "corpora"):
+            assert f"\n  {verb} " in help_.stdout, (command, verb)

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from seqgen.bleu import self_bleu
 from seqgen.evaluation import ngram_keys, novelty, segments
 from seqgen.musicstats import SimpleNote, compare, duration_histogram, notes_per_bar, pitch_class_histogram, repeated_phrase_rate, scale_consistency
 
@@ -15,8 +16,22 @@ def test_novelty_on_hand_made_cases():
     copied = novelty([[2, 3, 4, 5]], train, 2, 10)
     assert copied == {"n": 2, "ngrams": 3, "in_train": 1.0, "novel": 0.0}
     half = novelty([[0, 1, 9, 9], [5, 6]], train, 2, 10)  # (0,1) (1,9) (9,9) (5,6): two of four seen
-    assert half["ngrams"] == 4 and half["in_train"] == pytest.approx(0.5)
-    assert novelty([[1]], train, 2, 10)["in_train"] is None  # too short for any bigram
+    assert half == {"n": 2, "ngrams": 4, "in_train": 0.5, "novel": 0.5}
+    assert novelty([[1]], train, 2, 10) == {"n": 2, "ngrams": 0, "in_train": None, "novel": None}  # too short for any bigram
+
+
+def test_novelty_of_a_sample_against_a_training_text():
+    def ids(text):
+        return [ord(c) for c in text]
+
+    # "the hat sat" holds 9 three-character strings: the, "he ", "e h", " ha", hat, "at ", "t s", " sa", sat.
+    # Six of them occur in "the cat sat"; "e h", " ha" and hat do not: 6/9 seen, 3/9 new.
+    figures = novelty([ids("the hat sat")], np.array(ids("the cat sat")), 3, 128)
+    assert figures == {"n": 3, "ngrams": 9, "in_train": pytest.approx(2 / 3), "novel": pytest.approx(1 / 3)}
+    # A string counts each time it occurs: "sat sat hat" holds sat, "at ", "t s", " sa", sat, "at ", "t h", " ha", hat;
+    # six of the nine occur in "the cat sat" (4 of its 7 distinct strings would give 4/7 instead).
+    again = novelty([ids("sat sat hat")], np.array(ids("the cat sat")), 3, 128)
+    assert again == {"n": 3, "ngrams": 9, "in_train": pytest.approx(2 / 3), "novel": pytest.approx(1 / 3)}
 
 
 def test_ngram_keys_are_exact_or_hashed_without_collisions_here():
@@ -67,15 +82,17 @@ def test_music_statistics_on_hand_made_pieces():
 # ---------------------------------------------------------------- the command
 
 
-def test_eval_reports_baselines_in_table_and_json(cli, char_run, tmp_path):
+def test_eval_reports_baselines_in_table_and_json(cli, char_run, char_dataset, tmp_path):
     res = cli("eval", char_run, "--json", "--ngram", "3", "--out", tmp_path / "report.json")
     assert res.code == 0, res.err
     report = json.loads(res.out)
     assert json.loads((tmp_path / "report.json").read_text()) == report
     base = report["baselines"]
     assert base["ngram"]["order"] == 3 and report["ngram_order"] == 3
+    val_tokens = json.loads((char_dataset / "meta.json").read_text())["splits"]["val"]
+    assert report["tokens"] == val_tokens - 1  # every token after the first: the first has no context
     for fig in (base["unigram"], base["ngram"]):
-        assert 0 <= fig["tokens"] - report["tokens"] < 8  # every token after the first; the network's 8 streams drop a remainder
+        assert fig["tokens"] == val_tokens - 1  # the same tokens as the network
         assert fig["perplexity"] == pytest.approx(math.exp(fig["nats_per_token"]))
     assert base["ngram"]["nats_per_token"] < base["unigram"]["nats_per_token"]
     assert "3-gram KN" in res.err and "unigram" in res.err and "bits per character" in res.err
@@ -86,22 +103,31 @@ def test_eval_reports_baselines_in_table_and_json(cli, char_run, tmp_path):
     assert set(json.loads(cli("eval", char_run, "--json", "--ngram", "0").out)["baselines"]) == {"unigram"}
 
 
-def test_eval_bleu_reports_generation_figures(cli, char_run):
-    args = ["eval", char_run, "--bleu", "--bleu-samples", "6", "--prompt-len", "40", "--cont-len", "30", "--num", "3", "--length", "80", "--json"]
+def test_eval_bleu_reports_generation_figures(cli, char_run, char_dataset, corpus_file, tmp_path):
+    args = ["eval", char_run, "--bleu", "--bleu-samples", "6", "--prompt-len", "40", "--cont-len", "30", "--num", "3", "--length", "80",
+            "--novelty-n", "3", "--json"]
     res = cli(*args)
     assert res.code == 0, res.err
     gen = json.loads(res.out)["generation"]
     cont = gen["continuation"]
     assert cont["segments"] == 6 and cont["unit"] == "word" and cont["split"] == "test"
     assert 0 <= cont["bleu"]["score"] <= 100 and len(cont["bleu"]["precisions"]) == 4 and "tok:13a" in cont["bleu"]["signature"]
-    assert 0 <= gen["self_bleu"]["bleu"] <= 100 and gen["self_bleu"]["samples"] == 3
-    nov = gen["novelty"]
-    assert nov["unit"] == "character" and nov["n"] == 8 and nov["in_train"] + nov["novel"] == pytest.approx(1)
+    # the free samples are the ones `seqgen sample` draws with the same seed and options: self-BLEU and novelty recounted on them
+    assert cli("sample", char_run, "--num", "3", "--length", "80", "--seed", "1234", "--out", tmp_path / "s.txt").code == 0
+    samples = [(tmp_path / f"s-{i}.txt").read_text()[:80] for i in (1, 2, 3)]  # 80 characters each, then the line end the file adds
+    assert gen["self_bleu"]["samples"] == 3 and gen["self_bleu"]["bleu"] == pytest.approx(self_bleu([" ".join(s.split()) for s in samples]))
+    train = corpus_file.read_text()[: json.loads((char_dataset / "meta.json").read_text())["splits"]["train"]]
+    grams = [s[i : i + 3] for s in samples for i in range(80 - 3 + 1)]  # 78 three-character strings per sample
+    seen = sum(g in train for g in grams)
+    assert 0 < seen < len(grams)  # some found in the training text, some not
+    assert gen["novelty"] == {"unit": "character", "n": 3, "ngrams": 3 * 78,
+                              "in_train": pytest.approx(seen / len(grams)), "novel": pytest.approx((len(grams) - seen) / len(grams))}
     assert gen["decoding"] == {"method": "sample", "temperature": 1.0, "beam": None, "seed": 1234}
     assert json.loads(cli(*args).out)["generation"] == gen  # same seed, same figures
     assert "continuation BLEU" in res.err and "self-BLEU" in res.err and "novelty" in res.err
-    beam = json.loads(cli(*args[:-1], "--beam", "2", "--json").out)["generation"]
+    beam = json.loads(cli(*args[:-3], "--beam", "2", "--json").out)["generation"]
     assert beam["decoding"]["method"] == "beam" and beam["continuation"]["segments"] == 6
+    assert beam["novelty"]["n"] == 8  # the default at character level
     res = cli(*args[:-1], "--beam", "2", "--greedy")
     assert res.code == 2 and "--greedy does not apply to --beam" in res.err
     res = cli("eval", char_run, "--bleu", "--prompt-len", "100000")
