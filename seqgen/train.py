@@ -123,6 +123,9 @@ class Trainer:
         self.run, self.dataset, self.model, self.cfg, self.device = run, dataset, model, cfg, device
         self.group = group or Single()  # under torchrun: this rank, its streams and the collectives
         self.net = self.group.wrap(model, device)  # the model itself, or DDP around it
+        # The weights were drawn from --seed alike on every rank (and DDP has just copied rank 0's to the others);
+        # the dropout masks must differ, as they do between the streams of one process's batch.
+        self.group.own_random_stream(cfg.seed)
         self.log, self.progress_bar = log, progress_bar
         self.train_ids = dataset.split("train")
         self.val_ids = dataset.split("val")
