@@ -65,6 +65,10 @@ class Single:
     def mean(self, values: list[float]) -> list[float]:
         return values
 
+    def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        """Every rank's `tensor` (the same shape on each), in rank order."""
+        return [tensor]
+
     def gather_state(self, state: State | None) -> State | None:
         """All ranks' recurrent states joined along the batch: (L, B/N, H) each -> (L, B, H)."""
         return state
@@ -103,15 +107,17 @@ class Distributed(Single):
     def mean(self, values: list[float]) -> list[float]:
         return [v / self.world for v in self._reduce(values, dist.ReduceOp.SUM)]
 
+    def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        tensor = tensor.to(self.device).contiguous()  # NCCL gathers only GPU tensors
+        pieces = [torch.empty_like(tensor) for _ in range(self.world)]
+        dist.all_gather(pieces, tensor)
+        return pieces
+
     def gather_state(self, state: State | None) -> State | None:
         if state is None:
             return None
         parts = list(state) if isinstance(state, tuple) else [state]
-        joined = []
-        for part in parts:
-            pieces = [torch.empty_like(part) for _ in range(self.world)]
-            dist.all_gather(pieces, part.contiguous())
-            joined.append(torch.cat(pieces, dim=1))  # (L, B, H), rank order = stream order
+        joined = [torch.cat(self.gather(part), dim=1) for part in parts]  # (L, B, H), rank order = stream order
         return tuple(joined) if isinstance(state, tuple) else joined[0]
 
     def barrier(self) -> None:

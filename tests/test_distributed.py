@@ -1,6 +1,6 @@
 """`torchrun --nproc_per_node 2 -m seqgen train`: two CPU processes (gloo) take the same steps as one process
 with the same global batch (to float rounding without dropout; with dropout each process draws its own masks), rank 0
-alone writes the run folder, and resume works the same."""
+alone writes the run folder, and resume works the same (bit for bit with the same number of processes)."""
 
 import json
 import os
@@ -37,6 +37,11 @@ def torchrun(*args, timeout=120):
 
 def rows(run):
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def untimed_rows(run):
+    """metrics.jsonl without its timing fields."""
+    return [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")} for r in rows(run)]
 
 
 def train_losses(run):
@@ -88,6 +93,31 @@ def test_each_process_draws_its_own_dropout_masks(cli, tmp_path, same_text_datas
     assert two == pytest.approx(one, rel=1e-6)  # the same data and no masks: the same run
     one, two = train(dropout=None)  # seqgen's default dropout
     assert two != pytest.approx(one, rel=1e-4)
+
+
+def test_a_run_with_dropout_resumes_exactly_under_torchrun(tmp_path, char_dataset):
+    """Stopped by its budget at step 6 and resumed to 10, a two-process run with dropout ends bit for bit where a
+    straight 10-step run ends: every process continues its own random stream. (A constant schedule: cosine decay
+    follows the budget, so raising it would change the learning rate of the later steps.)"""
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    settings = [*options(dropout=None), "--schedule", "constant"]
+    torchrun("train", char_dataset, "--out", straight, "--max-steps", "10", *settings)
+    torchrun("train", char_dataset, "--out", resumed, "--max-steps", "6", *settings)
+    torchrun("train", "--resume", resumed, "--max-steps", "10")
+
+    assert untimed_rows(resumed) == untimed_rows(straight)  # every loss, learning rate and gradient norm
+    for weights in ("model.safetensors", "last.safetensors"):
+        assert (resumed / weights).read_bytes() == (straight / weights).read_bytes(), weights
+
+
+def test_a_run_with_dropout_resumes_with_another_number_of_processes(cli, tmp_path, char_dataset):
+    """Started in one process, continued in two, finished in one: rank 0 continues the saved random stream, a rank with
+    none saved starts a fresh one, and a saved stream no rank takes is left unused (in distribution, not bit for bit)."""
+    run = tmp_path / "run"
+    assert cli("train", char_dataset, "--out", run, "--max-steps", "4", *options(dropout=None)).code == 0
+    torchrun("train", "--resume", run, "--max-steps", "8")
+    assert cli("train", "--resume", run, "--max-steps", "10").code == 0
+    assert [r["step"] for r in rows(run) if "train_loss" in r] == [2, 4, 6, 8, 10]
 
 
 def test_batch_must_split_over_the_processes(tmp_path, char_dataset):
