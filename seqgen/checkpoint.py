@@ -12,7 +12,6 @@ Nothing is unpickled: weights are safetensors, state.pt is read with `weights_on
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 from safetensors.torch import load_model, save_model
 
 from seqgen import __version__
@@ -284,32 +284,28 @@ def create_run(path: Path, config: dict, force: bool) -> Run:
 
 
 class RunLock:
-    """An advisory lock on the run folder: a second `train` refuses; the OS drops it if we crash."""
+    """An advisory lock on the run folder: a second `train` refuses; the OS drops it if we crash.
+
+    filelock takes an flock on POSIX and a LockFileEx lock on Windows, both released by the operating system when
+    the process dies. On release the POSIX lock leaves `.lock` in place and the Windows one deletes it; either way
+    the folder is still a run folder to `check_output_folder`, which ignores `.lock`.
+    """
 
     def __init__(self, path: Path):
         self.file = Path(path) / ".lock"
-        self.fh = None
+        self.lock = FileLock(self.file, timeout=0)  # one attempt: a second trainer is refused, not kept waiting
 
     def __enter__(self) -> "RunLock":
         hint = "training needs a run folder it can write; copy the run somewhere writable"
         if self.file.parent.is_dir() and not os.access(self.file.parent, os.W_OK | os.X_OK):
             raise SeqgenError(f"cannot train in {self.file.parent}: the folder is not writable", hint)
         try:
-            self.fh = open(self.file, "a+")
+            self.lock.acquire()
+        except Timeout:  # before OSError: filelock's Timeout is a TimeoutError
+            raise UsageError(f"another seqgen process is training in {self.file.parent}", "wait for it to finish or stop it first") from None
         except OSError as exc:
             raise SeqgenError(f"cannot train in {self.file.parent}: {exc.strerror or exc}", hint) from None
-        try:
-            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.fh.close()
-            raise UsageError(f"another seqgen process is training in {self.file.parent}", "wait for it to finish or stop it first") from None
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.write(f"{os.getpid()}\n")
-        self.fh.flush()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.fh:
-            fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
-            self.fh.close()
+        self.lock.release()
