@@ -27,7 +27,7 @@ from seqgen import __version__
 from seqgen.config import ModelConfig, TrainConfig, from_dict, to_dict
 from seqgen.dataset import check_output_folder
 from seqgen.errors import RunError, SeqgenError, UsageError
-from seqgen.files import atomic_write_json, fsync_dir, sha256_file
+from seqgen.files import atomic_write_json, fsync_dir, replace, sha256_file
 from seqgen.model import RNNLanguageModel
 from seqgen.tokenizers import Tokenizer, tokenizer_from_meta
 
@@ -126,7 +126,7 @@ def _roll_forward(path: Path, digests: dict[str, str]) -> None:
             if (path / name).exists() and sha256_file(path / name) == digest:
                 pending.unlink(missing_ok=True)  # commit had finished; a stale leftover
             elif sha256_file(pending) == digest:
-                os.replace(pending, path / name)
+                replace(pending, path / name)
     for leftover in [*path.glob(".*.pending"), *path.glob(".*.tmp")]:
         leftover.unlink(missing_ok=True)  # written but never committed: the old checkpoint stands
     fsync_dir(path)
@@ -267,7 +267,7 @@ def save_checkpoint(run: Run, model: torch.nn.Module, state: dict[str, Any], bes
         raise
     run.config = committing
     for name, file in files.items():
-        os.replace(file, run.path / name)
+        replace(file, run.path / name)
     fsync_dir(run.path)
 
 

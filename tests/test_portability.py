@@ -34,3 +34,23 @@ def test_prepare_train_and_sample_without_fcntl(tmp_path, corpus_file):
     assert codes == [0, 0, 0, 0]
     assert (run / "model.safetensors").is_file() and len(sample.read_text(encoding="utf-8")) >= 40
 
+
+def test_on_windows_a_write_waits_while_a_reader_holds_the_file(monkeypatch, tmp_path):
+    """Windows refuses to replace a file another process has open (`sample` reading weights beside a trainer); the
+    write waits the moment it takes the reader to close it, instead of failing. Simulated: os.replace refuses twice."""
+    import seqgen.files as files
+
+    target = tmp_path / "config.json"
+    target.write_bytes(b"old")
+    real_replace, refusals = os.replace, [PermissionError(13, "The process cannot access the file")] * 2
+
+    def replace(src, dst):
+        if refusals:
+            raise refusals.pop()
+        real_replace(src, dst)
+
+    monkeypatch.setattr(files, "WINDOWS", True)
+    monkeypatch.setattr(os, "replace", replace)
+    files.atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"new" and not refusals
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no temporary file left
