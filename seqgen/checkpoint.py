@@ -12,7 +12,6 @@ Nothing is unpickled: weights are safetensors, state.pt is read with `weights_on
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -21,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 from safetensors.torch import load_model, save_model
 
 from seqgen import __version__
 from seqgen.config import ModelConfig, TrainConfig, from_dict, to_dict
 from seqgen.dataset import check_output_folder
 from seqgen.errors import RunError, SeqgenError, UsageError
-from seqgen.files import atomic_write_json, fsync_dir, sha256_file
+from seqgen.files import atomic_write_json, fsync_dir, replace, sha256_file
 from seqgen.model import RNNLanguageModel
 from seqgen.tokenizers import Tokenizer, tokenizer_from_meta
 
@@ -126,7 +126,7 @@ def _roll_forward(path: Path, digests: dict[str, str]) -> None:
             if (path / name).exists() and sha256_file(path / name) == digest:
                 pending.unlink(missing_ok=True)  # commit had finished; a stale leftover
             elif sha256_file(pending) == digest:
-                os.replace(pending, path / name)
+                replace(pending, path / name)
     for leftover in [*path.glob(".*.pending"), *path.glob(".*.tmp")]:
         leftover.unlink(missing_ok=True)  # written but never committed: the old checkpoint stands
     fsync_dir(path)
@@ -267,7 +267,7 @@ def save_checkpoint(run: Run, model: torch.nn.Module, state: dict[str, Any], bes
         raise
     run.config = committing
     for name, file in files.items():
-        os.replace(file, run.path / name)
+        replace(file, run.path / name)
     fsync_dir(run.path)
 
 
@@ -284,32 +284,28 @@ def create_run(path: Path, config: dict, force: bool) -> Run:
 
 
 class RunLock:
-    """An advisory lock on the run folder: a second `train` refuses; the OS drops it if we crash."""
+    """An advisory lock on the run folder: a second `train` refuses; the OS drops it if we crash.
+
+    filelock takes an flock on POSIX and a LockFileEx lock on Windows, both released by the operating system when
+    the process dies. On release the POSIX lock leaves `.lock` in place and the Windows one deletes it; either way
+    the folder is still a run folder to `check_output_folder`, which ignores `.lock`.
+    """
 
     def __init__(self, path: Path):
         self.file = Path(path) / ".lock"
-        self.fh = None
+        self.lock = FileLock(self.file, timeout=0)  # one attempt: a second trainer is refused, not kept waiting
 
     def __enter__(self) -> "RunLock":
         hint = "training needs a run folder it can write; copy the run somewhere writable"
         if self.file.parent.is_dir() and not os.access(self.file.parent, os.W_OK | os.X_OK):
             raise SeqgenError(f"cannot train in {self.file.parent}: the folder is not writable", hint)
         try:
-            self.fh = open(self.file, "a+")
+            self.lock.acquire()
+        except Timeout:  # before OSError: filelock's Timeout is a TimeoutError
+            raise UsageError(f"another seqgen process is training in {self.file.parent}", "wait for it to finish or stop it first") from None
         except OSError as exc:
             raise SeqgenError(f"cannot train in {self.file.parent}: {exc.strerror or exc}", hint) from None
-        try:
-            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.fh.close()
-            raise UsageError(f"another seqgen process is training in {self.file.parent}", "wait for it to finish or stop it first") from None
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.write(f"{os.getpid()}\n")
-        self.fh.flush()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.fh:
-            fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
-            self.fh.close()
+        self.lock.release()

@@ -2,8 +2,13 @@
 the few collective operations the trainer needs.
 
 Each rank trains its share of the `--batch` parallel streams; DDP averages the gradients, so N ranks
-with B/N streams each take the same steps as one process with B streams. Rank 0 alone writes the run
-folder. A single process (no torchrun) gets `Single`, whose methods cost nothing.
+with B/N streams each take the same steps as one process with B streams (to float rounding). Rank 0
+alone writes the run folder. A single process (no torchrun) gets `Single`, whose methods cost nothing.
+
+Random streams: every rank seeds torch with `--seed` and so draws the same initial weights (DDP would copy rank 0's
+anyway). From the first step each rank draws its own dropout masks, as the streams of one process's batch would:
+rank 0 keeps the stream one process would have, so a single process is unchanged, and every other rank switches to
+a stream seeded from the seed and its rank. The data order does not use torch's generator, so it is not affected.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
 import torch
 from torch import distributed as dist
 
@@ -44,12 +50,24 @@ class Single:
     def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
         return model
 
+    def own_random_stream(self, seed: int, step: int = 0) -> None:
+        """From here on, draw dropout masks from this rank's own stream (see the module docstring); rank 0 keeps its.
+
+        `step` is where the stream starts: a rank that joins a resumed run at step N gets a stream no rank used before.
+        """
+        if self.rank:
+            torch.manual_seed(rank_seed(seed, self.rank, step))  # the CPU and every GPU generator
+
     def agree(self, values: list[float]) -> list[float]:
         """The maximum of each value over all ranks (stop flags, budget used), so all ranks decide alike."""
         return values
 
     def mean(self, values: list[float]) -> list[float]:
         return values
+
+    def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        """Every rank's `tensor` (the same shape on each), in rank order."""
+        return [tensor]
 
     def gather_state(self, state: State | None) -> State | None:
         """All ranks' recurrent states joined along the batch: (L, B/N, H) each -> (L, B, H)."""
@@ -89,15 +107,17 @@ class Distributed(Single):
     def mean(self, values: list[float]) -> list[float]:
         return [v / self.world for v in self._reduce(values, dist.ReduceOp.SUM)]
 
+    def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        tensor = tensor.to(self.device).contiguous()  # NCCL gathers only GPU tensors
+        pieces = [torch.empty_like(tensor) for _ in range(self.world)]
+        dist.all_gather(pieces, tensor)
+        return pieces
+
     def gather_state(self, state: State | None) -> State | None:
         if state is None:
             return None
         parts = list(state) if isinstance(state, tuple) else [state]
-        joined = []
-        for part in parts:
-            pieces = [torch.empty_like(part) for _ in range(self.world)]
-            dist.all_gather(pieces, part.contiguous())
-            joined.append(torch.cat(pieces, dim=1))  # (L, B, H), rank order = stream order
+        joined = [torch.cat(self.gather(part), dim=1) for part in parts]  # (L, B, H), rank order = stream order
         return tuple(joined) if isinstance(state, tuple) else joined[0]
 
     def barrier(self) -> None:
@@ -106,6 +126,11 @@ class Distributed(Single):
     def close(self) -> None:
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def rank_seed(seed: int, rank: int, step: int = 0) -> int:
+    """The seed of a rank's own random stream: independent of every other (seed, rank, step) (numpy's SeedSequence)."""
+    return int(np.random.SeedSequence(seed, spawn_key=(rank, step)).generate_state(1, np.uint64)[0])
 
 
 def launched() -> tuple[int, int, int] | None:

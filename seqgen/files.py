@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,9 +14,14 @@ from seqgen.errors import SeqgenError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+WINDOWS = os.name == "nt"
+REPLACE_PATIENCE_S = 2.0
 
 
 def fsync_dir(path: Path) -> None:
+    """Make the renames in `path` durable. Not on Windows: it cannot open a folder (NTFS journals renames itself)."""
+    if WINDOWS:
+        return
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -26,6 +32,20 @@ def fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def replace(src: Path, dst: Path) -> None:
+    """`os.replace`. On Windows a file another process has open (`sample` reading the weights beside a trainer)
+    cannot be replaced until it is closed, so keep trying for a moment; POSIX replaces an open file at once."""
+    deadline = time.monotonic() + REPLACE_PATIENCE_S
+    while True:
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if not WINDOWS or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -45,7 +65,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

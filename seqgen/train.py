@@ -123,6 +123,9 @@ class Trainer:
         self.run, self.dataset, self.model, self.cfg, self.device = run, dataset, model, cfg, device
         self.group = group or Single()  # under torchrun: this rank, its streams and the collectives
         self.net = self.group.wrap(model, device)  # the model itself, or DDP around it
+        # The weights were drawn from --seed alike on every rank (and DDP has just copied rank 0's to the others);
+        # the dropout masks must differ, as they do between the streams of one process's batch.
+        self.group.own_random_stream(cfg.seed)
         self.log, self.progress_bar = log, progress_bar
         self.train_ids = dataset.split("train")
         self.val_ids = dataset.split("val")
@@ -173,27 +176,49 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         state = self.group.gather_state(self.state)  # all streams, so any number of ranks can resume
         hidden = [] if state is None else list(state) if isinstance(state, tuple) else [state]
+        rng_cpu = self._gather_rng(torch.get_rng_state())
         out = {
             "position": asdict(self.pos),
             "optimizer": self.optimizer.state_dict(),
-            "rng_cpu": torch.get_rng_state(),
+            "rng_cpu": rng_cpu[0],  # rank 0's, the one key older checkpoints have
+            "rng_cpu_ranks": rng_cpu,  # every rank's, in rank order
             "hidden": [h.detach().cpu() for h in hidden],
         }
         if self.device.type == "cuda":
-            out["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+            rng_cuda = self._gather_rng(torch.cuda.get_rng_state(self.device))
+            out["rng_cuda"], out["rng_cuda_ranks"] = rng_cuda[0], rng_cuda
         return out
+
+    def _gather_rng(self, state: torch.Tensor) -> list[torch.Tensor]:
+        return [s.cpu() for s in self.group.gather(state)]
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         self.pos = Position(**saved["position"])
         self.optimizer.load_state_dict(saved["optimizer"])
-        torch.set_rng_state(saved["rng_cpu"])
-        if "rng_cuda" in saved and self.device.type == "cuda":
-            torch.cuda.set_rng_state(saved["rng_cuda"], self.device)
+        self._restore_rng(saved)
         hidden = [h[:, self.group.shard(self.cfg.batch)].to(self.device) for h in saved["hidden"]]  # this rank's streams
         self.state = None if not hidden else tuple(hidden) if len(hidden) == 2 else hidden[0]
         self.saved_step = self.pos.step  # the checkpoint we resume from
         if self.group.is_main:
             self._truncate_metrics()
+
+    def _restore_rng(self, saved: dict[str, Any]) -> None:
+        """Each rank continues the random stream it saved, so a resumed run ends bit for bit where a straight one would.
+
+        Resumed with a different number of processes, rank r continues saved stream r where there is one; a rank
+        beyond the saved ones starts a fresh stream (`Single.own_random_stream` at this step), and saved streams
+        beyond the running ranks are left unused. Every rank still draws its own masks, so the run continues in
+        distribution, not bit for bit.
+        """
+        rank = self.group.rank
+        cpu = saved.get("rng_cpu_ranks") or [saved["rng_cpu"]]  # an older checkpoint holds rank 0's only
+        if rank >= len(cpu):
+            self.group.own_random_stream(self.cfg.seed, self.pos.step)
+            return
+        torch.set_rng_state(cpu[rank])
+        cuda = saved.get("rng_cuda_ranks") or ([saved["rng_cuda"]] if "rng_cuda" in saved else [])
+        if rank < len(cuda) and self.device.type == "cuda":
+            torch.cuda.set_rng_state(cuda[rank], self.device)
 
     def _truncate_metrics(self) -> None:
         """Drop metrics rows written after the checkpoint we resume from, so none appear twice."""
