@@ -15,11 +15,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from seqgen import corpora
+from seqgen.data import corpora
 from seqgen.errors import InputError
-from seqgen.midi_io import midi_bytes_to_song
-from seqgen.music import MelodyTokenizer, NotesTokenizer
-from seqgen.prepare_music import collect_music_files, load_all
+from seqgen.music.midi_io import midi_bytes_to_song
+from seqgen.music.tokens import MelodyTokenizer, NotesTokenizer
+from seqgen.music.prepare import collect_music_files, load_all
 
 
 def timing(notes):

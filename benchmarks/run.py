@@ -39,9 +39,9 @@ SHARED = ROOT.parent / "shared" / "corpora"
 sys.path.insert(0, str(ROOT))
 
 from seqgen.config import ModelConfig, SampleConfig, TrainConfig  # noqa: E402
-from seqgen.generate import choose, cpu_generator, generate  # noqa: E402
-from seqgen.machine import default_threads  # noqa: E402
-from seqgen.model import RNNLanguageModel  # noqa: E402
+from seqgen.models.generate import choose, cpu_generator, generate  # noqa: E402
+from seqgen.training.threads import default_threads  # noqa: E402
+from seqgen.models.rnn_lm import RNNLanguageModel  # noqa: E402
 
 console = Console(highlight=False, width=max(160, Console().width))
 VOCAB, EMBED, BATCH, SEQ = 65, 128, 64, 64  # tiny Shakespeare's characters; the issue's batch 64 × 64 steps
@@ -201,9 +201,9 @@ def loop_rate(model: nn.Module, steps: int, repeats: int) -> float:
 
 def seqgen_rate(dataset: Path, cell: str, layers: int, hidden: int, steps: int, workdir: Path) -> float:
     """Tokens/s of seqgen's own training loop (data from the memmap, clipping, schedule, metrics rows)."""
-    from seqgen.checkpoint import create_run, new_config
-    from seqgen.dataset import Dataset
-    from seqgen.train import Trainer
+    from seqgen.training.checkpoint import create_run, new_config
+    from seqgen.data.dataset import Dataset
+    from seqgen.training.trainer import Trainer
 
     ds = Dataset.open(dataset)
     # no dropout, like the bare loop: the ratio shows seqgen's own overhead, not a different model
@@ -218,7 +218,7 @@ def seqgen_rate(dataset: Path, cell: str, layers: int, hidden: int, steps: int, 
 
 
 def bench_train(args, workdir: Path) -> list[dict]:
-    from seqgen.prepare import prepare_text
+    from seqgen.data.prepare import prepare_text
 
     src = workdir / "shakespeare.txt"
     src.write_text(corpus_text(), encoding="utf-8")

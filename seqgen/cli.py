@@ -100,16 +100,16 @@ def prepare(
 ) -> None:
     """Tokenize text or music into a dataset folder (meta.json + train/val/test token ids)."""
     from seqgen.errors import UsageError
-    from seqgen.prepare import prepare_text
+    from seqgen.data.prepare import prepare_text
 
     start = time.perf_counter()
     kind, level = value(kind), value(level)
     if kind is None:
-        from seqgen.prepare_music import infer_kind
+        from seqgen.music.prepare import infer_kind
 
         kind = "music" if level in ("melody", "notes") else infer_kind(sources)
     if kind == "music":
-        from seqgen.prepare_music import prepare_music
+        from seqgen.music.prepare import prepare_music
 
         mreport = prepare_music(sources, out, level, val, test, force, tracks, steps_per_quarter, transpose, key_normalize, velocity_bins, drums)
         _print_music_report(mreport, time.perf_counter() - start)
@@ -165,7 +165,7 @@ def _print_music_report(report, seconds: float) -> None:
 @app.command("corpora")
 def list_corpora() -> None:
     """List the built-in corpora with their licences."""
-    from seqgen.corpora import manifests
+    from seqgen.data.corpora import manifests
 
     table = Table(title="built-in corpora")
     for col in ("name", "kind", "level", "licence", "availability", "description"):
@@ -289,7 +289,7 @@ def sample(
 ) -> None:
     """Generate new text, or music as MIDI files, from a trained run."""
     from seqgen.config import SampleConfig
-    from seqgen.sample_music import MusicOptions
+    from seqgen.music.sample import MusicOptions
     from seqgen.session import sample_run
 
     music = MusicOptions(bars=bars, length_given=length is not None, tempo=tempo, program=program, time_signature=time_signature,
@@ -328,7 +328,7 @@ def evaluate(
 ) -> None:
     """Perplexity, bits per token and baselines of a run on a split or a file; with --bleu, BLEU, self-BLEU, novelty and music statistics."""
     from seqgen.errors import UsageError
-    from seqgen.evaluation import EvalOptions
+    from seqgen.evaluation.report import EvalOptions
     from seqgen.files import atomic_write_json
     from seqgen.session import evaluate_run
     from seqgen.tables import eval_tables
@@ -362,7 +362,7 @@ def bleu_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the table.")] = False,
 ) -> None:
     """Corpus BLEU of line-aligned files, computed by sacrebleu (13a, exponential smoothing, max order 4, closest reference length)."""
-    from seqgen.bleu import bleu_files
+    from seqgen.evaluation.bleu import bleu_files
     from seqgen.tables import bleu_lines
 
     report = bleu_files(hypothesis, references, value(tokenize), sentence)
@@ -380,7 +380,7 @@ def plot_command(
     force: Annotated[bool, typer.Option(help="Overwrite an existing PNG.")] = False,
 ) -> None:
     """Draw a run's training and validation loss, or a MIDI file's piano roll, as a PNG (needs matplotlib)."""
-    from seqgen.plot import plot
+    from seqgen.evaluation.plot import plot
 
     result = plot(target, out, force)
     if result.get("skipped_lines"):

@@ -95,7 +95,7 @@ class TrainConfig:
     patience: int | None = None  # evaluations without improvement before stopping
     seed: int = 1337
     device: str = "auto"
-    threads: int | None = None  # torch intra-op threads; None = physical cores (seqgen.machine.default_threads)
+    threads: int | None = None  # torch intra-op threads; None = physical cores (seqgen.training.threads.default_threads)
 
     def check(self) -> None:
         positive = ("batch", "seq_len", "eval_every", "log_every")

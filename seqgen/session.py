@@ -12,18 +12,18 @@ import numpy as np
 import torch
 
 from seqgen import __version__
-from seqgen.checkpoint import BEST, LAST, METRICS, Run, RunLock, create_run, load_model_from, load_state, new_config, open_run
+from seqgen.training.checkpoint import BEST, LAST, METRICS, Run, RunLock, create_run, load_model_from, load_state, new_config, open_run
 from seqgen.config import ModelConfig, SampleConfig, TrainConfig, from_dict, to_dict
-from seqgen.dataset import Dataset, check_output_folder
-from seqgen.distributed import Single, is_main_process, setup as setup_group
+from seqgen.data.dataset import Dataset, check_output_folder
+from seqgen.training.distributed import Single, is_main_process, setup as setup_group
 from seqgen.errors import InputError, RunError, UsageError
 from seqgen.files import atomic_write_bytes
-from seqgen.machine import default_threads
-from seqgen.generate import beam_stream, stream
-from seqgen.metrics import score_ids
-from seqgen.model import RNNLanguageModel, count_parameters, resolve_device
-from seqgen.text import read_text_chunks
-from seqgen.train import Trainer, TrainResult, check_corpus_size
+from seqgen.training.threads import default_threads
+from seqgen.models.generate import beam_stream, stream
+from seqgen.evaluation.likelihood import score_ids
+from seqgen.models.rnn_lm import RNNLanguageModel, count_parameters, resolve_device
+from seqgen.data.text import read_text_chunks
+from seqgen.training.trainer import Trainer, TrainResult, check_corpus_size
 
 Log = Callable[[str], None]
 WEIGHTS = {"best": BEST, "last": LAST}
@@ -151,8 +151,8 @@ def sample_run(run_path: Path, cfg: SampleConfig, prime: str | None, prime_file:
     tokenizer = run.tokenizer()
     device = resolve_device(device_name)
     model = load_model_from(run, WEIGHTS[weights], device)
-    if tokenizer.kind == "music":  # `music`: a seqgen.sample_music.MusicOptions (bars, tempo, MIDI primer, ...)
-        from seqgen.sample_music import sample_music
+    if tokenizer.kind == "music":  # `music`: a seqgen.music.sample.MusicOptions (bars, tempo, MIDI primer, ...)
+        from seqgen.music.sample import sample_music
 
         return sample_music(model, tokenizer, cfg, music, prime, prime_file, paths, device, warn)
     if music is not None and music.given():
@@ -245,7 +245,7 @@ def evaluate_run(run_path: Path, split: str, file: Path | None, encoding: str | 
         "seqgen_version": __version__,
     }
     if options is not None:
-        from seqgen.evaluation import extend_report
+        from seqgen.evaluation.report import extend_report
 
         report.update(extend_report(run, model, tokenizer, data, result, options, device, log))
     return report

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from seqgen.dataset import batches, steps_per_epoch, stream_view
+from seqgen.data.dataset import batches, steps_per_epoch, stream_view
 
 
 def test_stream_view_lays_out_parallel_streams_without_copying():

@@ -8,8 +8,8 @@ from torch import nn
 
 from seqgen.config import ModelConfig, SampleConfig
 from seqgen.errors import UsageError
-from seqgen.generate import beam_search, continue_batch, generate
-from seqgen.model import RNNLanguageModel
+from seqgen.models.generate import beam_search, continue_batch, generate
+from seqgen.models.rnn_lm import RNNLanguageModel
 
 
 class TableModel(nn.Module):

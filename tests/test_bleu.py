@@ -1,11 +1,11 @@
-"""`seqgen bleu` and seqgen.bleu: the same numbers as sacrebleu, and the checks its API leaves out."""
+"""`seqgen bleu` and seqgen.evaluation.bleu: the same numbers as sacrebleu, and the checks its API leaves out."""
 
 import json
 
 import pytest
 from sacrebleu.metrics import BLEU
 
-from seqgen.bleu import corpus_bleu, self_bleu, sentence_bleu
+from seqgen.evaluation.bleu import corpus_bleu, self_bleu, sentence_bleu
 from seqgen.errors import InputError, UsageError
 
 # (name, hypotheses, reference streams): each odd case named

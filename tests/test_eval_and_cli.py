@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import seqgen
-from seqgen.metrics import Likelihood
+from seqgen.evaluation.likelihood import Likelihood
 
 
 @pytest.mark.parametrize("nll, n, nats, bits, ppl", [(0.0, 10, 0.0, 0.0, 1.0), (10 * math.log(2), 10, math.log(2), 1.0, 2.0), (4 * math.log(65), 4, math.log(65), math.log2(65), 65.0)])

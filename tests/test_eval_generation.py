@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from seqgen.bleu import self_bleu
-from seqgen.evaluation import ngram_keys, novelty, segments
-from seqgen.musicstats import SimpleNote, compare, duration_histogram, notes_per_bar, pitch_class_histogram, repeated_phrase_rate, scale_consistency
+from seqgen.evaluation.bleu import self_bleu
+from seqgen.evaluation.report import ngram_keys, novelty, segments
+from seqgen.music.stats import SimpleNote, compare, duration_histogram, notes_per_bar, pitch_class_histogram, repeated_phrase_rate, scale_consistency
 
 
 def test_novelty_on_hand_made_cases():

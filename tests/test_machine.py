@@ -2,8 +2,8 @@
 
 import pytest
 
-from seqgen import machine
-from seqgen.machine import ThroughputWatch
+from seqgen.training import threads as machine
+from seqgen.training.threads import ThroughputWatch
 
 
 def test_collapse_is_reported_once_then_rearmed_after_recovery():

@@ -15,9 +15,9 @@ import pytest
 from music_pieces import METHENY, Q, band_piece, notes, track, write
 
 from seqgen.errors import InputError
-from seqgen.midi_io import midi_bytes_to_song, read_midi, song_to_midi_bytes
-from seqgen.music import MelodyTokenizer, Note, NotesTokenizer, Piece
-from seqgen.notes import Song, Track
+from seqgen.music.midi_io import midi_bytes_to_song, read_midi, song_to_midi_bytes
+from seqgen.music.tokens import MelodyTokenizer, Note, NotesTokenizer, Piece
+from seqgen.music.events import Song, Track
 
 
 def test_reads_tracks_channels_programs_and_conductor_meta(tmp_path):
@@ -68,7 +68,7 @@ def test_broken_files_give_one_line_reasons(data, reason):
 
 
 def test_size_cap(tmp_path, monkeypatch):
-    monkeypatch.setattr("seqgen.midi_io.MAX_MIDI_BYTES", 100)
+    monkeypatch.setattr("seqgen.music.midi_io.MAX_MIDI_BYTES", 100)
     path = band_piece(tmp_path / "big.mid")
     with pytest.raises(InputError, match="over the 0 MiB cap"):
         read_midi(path)

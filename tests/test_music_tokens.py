@@ -7,10 +7,10 @@ import random
 import pytest
 from music_pieces import NOTTINGHAM, band_piece, tune
 
-from seqgen import corpora
+from seqgen.data import corpora
 from seqgen.errors import InputError, UsageError
-from seqgen.midi_io import midi_bytes_to_song, read_midi
-from seqgen.music import (
+from seqgen.music.midi_io import midi_bytes_to_song, read_midi
+from seqgen.music.tokens import (
     STEP_CHOICES,
     MelodyTokenizer,
     Note,
@@ -23,8 +23,8 @@ from seqgen.music import (
     read_songs,
     velocity_bin,
 )
-from seqgen.prepare_music import parse_transpose
-from seqgen.scores import corpus_files
+from seqgen.music.prepare import parse_transpose
+from seqgen.music.scores import corpus_files
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +75,7 @@ def test_melody_tokens_of_the_lead(tmp_path):
 
 
 def test_same_pitch_overlap_across_tracks_is_cut_at_the_restart():
-    from seqgen.notes import Song, Track
+    from seqgen.music.events import Song, Track
 
     song = Song("o", 480, [Track("a", 0, 0, 0, [(0, 960, 60, 90)]), Track("b", 1, 1, 0, [(480, 960, 60, 90), (480, 960, 60, 80)])])
     ex = _tok(NotesTokenizer).extract(song)

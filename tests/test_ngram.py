@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from seqgen.ngram import KneserNey, Unigram, modified_kn_discounts
+from seqgen.evaluation.ngram import KneserNey, Unigram, modified_kn_discounts
 
 
 def corpus(n=4000, vocab=7, seed=0):

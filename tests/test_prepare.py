@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from seqgen.dataset import Dataset
+from seqgen.data.dataset import Dataset
 from tests.conftest import SHARED, symlink
 
 
@@ -185,7 +185,7 @@ def test_missing_source_and_bad_fractions_are_usage_errors(cli, tmp_path, corpus
 
 def test_shakespeare_download_is_checked_and_cached(cli, tmp_path, monkeypatch):
     """The download path, offline: a file:// source stands in for the network."""
-    from seqgen import corpora
+    from seqgen.data import corpora
 
     source = tmp_path / "input.txt"
     source.write_text("First Citizen:\nBefore we proceed any further, hear me speak.\n" * 40)
@@ -199,7 +199,7 @@ def test_shakespeare_download_is_checked_and_cached(cli, tmp_path, monkeypatch):
 
 
 def test_shakespeare_offline_error_says_how_to_pass_a_local_copy(cli, tmp_path, monkeypatch):
-    from seqgen import corpora
+    from seqgen.data import corpora
 
     bad = corpora.Corpus(**{**corpora.find("shakespeare").__dict__, "source": "http://127.0.0.1:9/input.txt"})
     monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
@@ -210,7 +210,7 @@ def test_shakespeare_offline_error_says_how_to_pass_a_local_copy(cli, tmp_path, 
 
 
 def test_shakespeare_checksum_mismatch_is_refused(cli, tmp_path, monkeypatch):
-    from seqgen import corpora
+    from seqgen.data import corpora
 
     source = tmp_path / "input.txt"
     source.write_text("tampered\n" * 10)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from music_pieces import NOTTINGHAM, make_tunes
 
-from seqgen.dataset import SPLITS, Dataset
+from seqgen.data.dataset import SPLITS, Dataset
 from tests.conftest import symlink
 
 

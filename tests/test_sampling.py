@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from seqgen.config import ModelConfig, SampleConfig
-from seqgen.generate import filter_logits, generate, next_token_probs
-from seqgen.model import RNNLanguageModel
+from seqgen.models.generate import filter_logits, generate, next_token_probs
+from seqgen.models.rnn_lm import RNNLanguageModel
 
 LOGITS = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
 
@@ -19,7 +19,7 @@ def test_distribution_at_temperature_is_softmax_of_scaled_logits(temperature):
 
 
 def test_empirical_frequencies_match_the_distribution():
-    from seqgen.generate import choose
+    from seqgen.models.generate import choose
 
     cfg = SampleConfig(temperature=0.7)
     gen = torch.Generator().manual_seed(0)
@@ -30,7 +30,7 @@ def test_empirical_frequencies_match_the_distribution():
 
 
 def test_each_row_draws_from_its_own_distribution_and_never_a_zero_probability_token():
-    from seqgen.generate import draw
+    from seqgen.models.generate import draw
 
     probs = torch.tensor([[0.0, 0.5, 0.0, 0.5, 0.0], [0.1, 0.0, 0.0, 0.0, 0.9], [0.0, 0.0, 0.0, 0.0, 1.0]])
     gen = torch.Generator().manual_seed(1)
@@ -68,7 +68,7 @@ def test_top_p_works_per_row_on_unsorted_logits():
 
 
 def test_generation_carries_state_instead_of_rerunning_the_prefix(monkeypatch):
-    from seqgen.stepper import Stepper
+    from seqgen.models.stepper import Stepper
 
     model = RNNLanguageModel(ModelConfig(vocab_size=7, hidden=8, embed=4))
     lengths = []

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from seqgen import stepper as stepper_module
+from seqgen.models import stepper as stepper_module
 from seqgen.config import ModelConfig, SampleConfig
-from seqgen.generate import choose, cpu_generator, generate, select_state
-from seqgen.model import RNNLanguageModel
-from seqgen.stepper import Stepper
+from seqgen.models.generate import choose, cpu_generator, generate, select_state
+from seqgen.models.rnn_lm import RNNLanguageModel
+from seqgen.models.stepper import Stepper
 
 
 def random_model(cell: str, layers: int, vocab: int = 13, seed: int = 0) -> RNNLanguageModel:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from seqgen.text import CharTokenizer, WordTokenizer, split_words, text_to_words
+from seqgen.data.text import CharTokenizer, WordTokenizer, split_words, text_to_words
 
 
 def test_char_level_uses_code_points_not_bytes():

@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
-from seqgen.checkpoint import open_run, load_model_from
+from seqgen.training.checkpoint import open_run, load_model_from
 from seqgen.config import ModelConfig, TrainConfig
-from seqgen.model import RNNLanguageModel
-from seqgen.schedule import lr_at
+from seqgen.models.rnn_lm import RNNLanguageModel
+from seqgen.training.schedule import lr_at
 
 
 def rows(run):
@@ -46,9 +46,9 @@ def test_tie_weights_needs_equal_sizes(cli, tmp_path, char_dataset):
 
 
 def test_clipping_bounds_the_norm_and_logs_the_norm_before_clipping(char_dataset, tmp_path):
-    from seqgen.checkpoint import create_run, new_config
-    from seqgen.dataset import Dataset
-    from seqgen.train import Trainer
+    from seqgen.training.checkpoint import create_run, new_config
+    from seqgen.data.dataset import Dataset
+    from seqgen.training.trainer import Trainer
 
     ds = Dataset.open(char_dataset)
     mcfg = ModelConfig(vocab_size=len(ds.vocab), hidden=32, embed=16)
@@ -76,9 +76,9 @@ def test_clipping_bounds_the_norm_and_logs_the_norm_before_clipping(char_dataset
 
 
 def test_state_is_carried_across_batches_and_reset_each_epoch(char_dataset, tmp_path):
-    from seqgen.checkpoint import create_run, new_config
-    from seqgen.dataset import Dataset
-    from seqgen.train import Trainer
+    from seqgen.training.checkpoint import create_run, new_config
+    from seqgen.data.dataset import Dataset
+    from seqgen.training.trainer import Trainer
 
     ds = Dataset.open(char_dataset)
     mcfg = ModelConfig(vocab_size=len(ds.vocab), hidden=16, embed=8)
@@ -138,7 +138,7 @@ def test_resume_refuses_to_change_the_model(cli, tmp_path, char_dataset):
 def test_budgets_epochs_and_time(cli, tmp_path, char_dataset):
     res = cli("train", char_dataset, "--out", tmp_path / "e", "--epochs", "1", *TINY)
     assert res.code == 0
-    from seqgen.dataset import Dataset, steps_per_epoch
+    from seqgen.data.dataset import Dataset, steps_per_epoch
 
     n_train = Dataset.open(char_dataset).meta["splits"]["train"]
     assert rows(tmp_path / "e")[-1]["step"] == steps_per_epoch(n_train, 8, 16)
@@ -148,8 +148,8 @@ def test_budgets_epochs_and_time(cli, tmp_path, char_dataset):
 
 
 def test_patience_stops_when_validation_stops_improving(cli, tmp_path, char_dataset, monkeypatch):
-    from seqgen import train as train_module
-    from seqgen.metrics import Likelihood
+    from seqgen.training import trainer as train_module
+    from seqgen.evaluation.likelihood import Likelihood
 
     losses = iter([3.0, 2.0, 2.5, 2.6, 2.7, 2.8, 2.9])
     monkeypatch.setattr(train_module, "score_ids", lambda *a, **k: Likelihood(next(losses), 1))
@@ -211,7 +211,7 @@ def test_options_left_out_take_the_defaults_help_shows(cli, tmp_path):
 
 
 def test_divergence_stops_with_a_clear_message(cli, tmp_path, char_dataset, monkeypatch):
-    from seqgen import train as train_module
+    from seqgen.training import trainer as train_module
 
     monkeypatch.setattr(train_module.F, "cross_entropy", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
     res = cli("train", char_dataset, "--out", tmp_path / "r", "--max-steps", "5", *TINY)

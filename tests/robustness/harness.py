@@ -55,7 +55,7 @@ def run_files(run: Path) -> dict[str, bytes]:
 
 def assert_run_intact(run: Path) -> dict:
     """Every file config.json lists matches its digest and loads; returns the config (what `sample`/`--resume` rely on)."""
-    from seqgen.checkpoint import LAST, STATE, load_model_from, load_state, open_run, verified
+    from seqgen.training.checkpoint import LAST, STATE, load_model_from, load_state, open_run, verified
 
     handle = open_run(run)
     for name in handle.config["digests"]:
@@ -68,7 +68,7 @@ def assert_run_intact(run: Path) -> dict:
 
 
 def saved_position(run: Path) -> dict:
-    from seqgen.checkpoint import load_state, open_run
+    from seqgen.training.checkpoint import load_state, open_run
 
     return load_state(open_run(run))["position"]
 
@@ -81,7 +81,7 @@ def signal_after_step(monkeypatch, signum: int, when: Callable[[object, int], bo
 
     The trainer finishes that step, so its checkpoint is taken right after step k.
     """
-    from seqgen.train import Trainer
+    from seqgen.training.trainer import Trainer
 
     original = Trainer._train_step
     sent = []
@@ -104,7 +104,7 @@ def last_batch_of_epoch(trainer, step: int) -> bool:
 
 def signal_during_validation(monkeypatch, signum: int, after_batches: int = 1) -> None:
     """Send `signum` in the middle of this process's first validation pass, after `after_batches` batches."""
-    from seqgen import train as train_module
+    from seqgen.training import trainer as train_module
 
     original = train_module.score_ids
     sent = []
@@ -128,14 +128,14 @@ def signal_during_validation(monkeypatch, signum: int, after_batches: int = 1) -
 
 # Stages of writing a checkpoint, as (function, "before"/"during"/"after" its call, text its arguments must contain).
 CHECKPOINT_STAGES = {
-    "last weights half-written": ("seqgen.checkpoint.save_model", "during", ""),
-    "pending weights written": ("seqgen.checkpoint.save_model", "after", ""),
+    "last weights half-written": ("seqgen.training.checkpoint.save_model", "during", ""),
+    "pending weights written": ("seqgen.training.checkpoint.save_model", "after", ""),
     "pending state written": ("torch.save", "after", ""),
-    "before the commit": ("seqgen.checkpoint.atomic_write_json", "before", ""),
+    "before the commit": ("seqgen.training.checkpoint.atomic_write_json", "before", ""),
     "new config.json not renamed": ("os.replace", "before", "config.json"),
     "right after the commit": ("os.replace", "after", "config.json"),
     "half the renames done": ("os.replace", "after", "last.safetensors"),
-    "folder not yet synced": ("seqgen.checkpoint.fsync_dir", "before", ""),
+    "folder not yet synced": ("seqgen.training.checkpoint.fsync_dir", "before", ""),
 }
 COMMITTED = {"right after the commit", "half the renames done", "folder not yet synced"}
 
@@ -144,7 +144,7 @@ def arm_fault(stage: str, fault: Callable[[], None], setattr: Callable, checkpoi
     """Call `fault()` at `stage` of the trainer's `checkpoint`-th checkpoint; `setattr` is monkeypatch.setattr."""
     import importlib
 
-    import seqgen.train
+    import seqgen.training.trainer
 
     target, when, match = CHECKPOINT_STAGES[stage]
     module_name, attr = target.rsplit(".", 1)
@@ -165,7 +165,7 @@ def arm_fault(stage: str, fault: Callable[[], None], setattr: Callable, checkpoi
         fault()
         return result
 
-    save = seqgen.train.save_checkpoint
+    save = seqgen.training.trainer.save_checkpoint
 
     def counting(*args, **kwargs):
         if count[0] >= 0:
@@ -173,7 +173,7 @@ def arm_fault(stage: str, fault: Callable[[], None], setattr: Callable, checkpoi
         return save(*args, **kwargs)
 
     setattr(module, attr, armed)
-    setattr(seqgen.train, "save_checkpoint", counting)
+    setattr(seqgen.training.trainer, "save_checkpoint", counting)
 
 
 # ---------------------------------------------------------------- processes

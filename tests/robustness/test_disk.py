@@ -35,7 +35,7 @@ def fail_writes(monkeypatch, target: str, error: Exception, when) -> None:
     import builtins
     import importlib
 
-    import seqgen.train
+    import seqgen.training.trainer
 
     parts = target.split(".")
     owner = importlib.import_module(parts[0])
@@ -49,26 +49,26 @@ def fail_writes(monkeypatch, target: str, error: Exception, when) -> None:
             raise error
         return original(*args, **kwargs)
 
-    save = seqgen.train.save_checkpoint
+    save = seqgen.training.trainer.save_checkpoint
 
     def counting(*args, **kwargs):
         count[0] += 1
         return save(*args, **kwargs)
 
     monkeypatch.setattr(owner, parts[-1], failing, raising=False)
-    monkeypatch.setattr(seqgen.train, "save_checkpoint", counting)
+    monkeypatch.setattr(seqgen.training.trainer, "save_checkpoint", counting)
 
 
 WRITES = {
     # the write that meets the full disk: (function to break, the error it raises there, when)
     "weights (safetensors)": (
-        "seqgen.checkpoint.save_model",
+        "seqgen.training.checkpoint.save_model",
         Exception("Error while serializing: I/O error: No space left on device (os error 28)"),  # what safetensors raises
         lambda n, args: n == 2,
     ),
-    "optimizer state (torch.save)": ("seqgen.checkpoint._Sink.write", ENOSPC, lambda n, args: n == 2),
+    "optimizer state (torch.save)": ("seqgen.training.checkpoint._Sink.write", ENOSPC, lambda n, args: n == 2),
     "config.json": ("pathlib.Path.write_bytes", ENOSPC, lambda n, args: n == 2 and args[0].name.startswith(".config.json")),
-    "metrics.jsonl": ("seqgen.train.open", ENOSPC, lambda n, args: n >= 1 and str(args[0]).endswith("metrics.jsonl")),
+    "metrics.jsonl": ("seqgen.training.trainer.open", ENOSPC, lambda n, args: n >= 1 and str(args[0]).endswith("metrics.jsonl")),
 }
 
 
@@ -172,7 +172,7 @@ def read_only(tmp_path, mounts):
 
 
 def test_a_folder_that_turns_read_only_while_training(tmp_path, tiny_dataset, reference_run, monkeypatch, read_only, capsys):
-    from seqgen.train import Trainer
+    from seqgen.training.trainer import Trainer
 
     run = tmp_path / "run"
     original = Trainer._train_step

@@ -11,7 +11,7 @@ import time
 
 from harness import assert_run_intact, one_error_line, saved_position, seqgen_process, train_args
 
-from seqgen.checkpoint import RunLock
+from seqgen.training.checkpoint import RunLock
 
 LONG = ["--max-steps", "100000", "--time-limit", "60s"]
 

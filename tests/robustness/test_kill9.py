@@ -71,7 +71,7 @@ def test_a_run_killed_before_its_first_checkpoint_can_be_resumed(tmp_path, tiny_
     run = tmp_path / "run"
 
     def train() -> int:
-        monkeypatch.setattr("seqgen.train.Trainer.fit", lambda self: kill_9())
+        monkeypatch.setattr("seqgen.training.trainer.Trainer.fit", lambda self: kill_9())
         return main(train_args(tiny_dataset, run))
 
     assert run_in_child(train) == -signal.SIGKILL

@@ -24,8 +24,8 @@ from music_pieces import NOTTINGHAM, band_piece, tune  # noqa: E402
 
 from seqgen.cli import main  # noqa: E402
 from seqgen.errors import InputError  # noqa: E402
-from seqgen.midi_io import midi_bytes_to_song  # noqa: E402
-from seqgen.music import MelodyTokenizer, NotesTokenizer  # noqa: E402
+from seqgen.music.midi_io import midi_bytes_to_song  # noqa: E402
+from seqgen.music.tokens import MelodyTokenizer, NotesTokenizer  # noqa: E402
 
 CASES = 1200
 PER_FILE_S = 2.0

@@ -83,7 +83,7 @@ def test_other_cells_resume_bit_identical(tmp_path, tiny_dataset, monkeypatch, c
 
 def test_interrupted_before_the_first_step_resumes_from_scratch(tmp_path, tiny_dataset, reference_run, monkeypatch, capsys):
     """A signal as training starts still leaves a run that `--resume` continues, to the same weights."""
-    from seqgen.train import SignalFlag
+    from seqgen.training.trainer import SignalFlag
 
     original = SignalFlag.__enter__
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from harness import REPO, one_error_line, tiny_corpus, train_args
 
-from seqgen.dataset import Dataset
+from seqgen.data.dataset import Dataset
 
 TEXT = tiny_corpus(lines=20)
 
@@ -75,7 +75,7 @@ def test_encodings_and_line_ends_give_the_same_dataset(cli, tmp_path, monkeypatc
     text = TEXT.replace("sun", "sün ☀")
     (tmp_path / "plain.txt").write_bytes(text.encode())
     (tmp_path / "variant.txt").write_bytes(encode(text))
-    monkeypatch.setattr("seqgen.text.CHUNK_CHARS", 7)  # CRLF pairs and BOMs also fall across chunk boundaries
+    monkeypatch.setattr("seqgen.data.text.CHUNK_CHARS", 7)  # CRLF pairs and BOMs also fall across chunk boundaries
     assert cli("prepare", tmp_path / "plain.txt", "--out", tmp_path / "a").code == 0
     res = cli("prepare", tmp_path / "variant.txt", "--out", tmp_path / "b")
     assert res.code == 0, res.err

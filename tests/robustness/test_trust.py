@@ -11,7 +11,7 @@ import pytest
 import torch
 from harness import TINY, assert_run_intact, one_error_line, run_files
 
-from seqgen.checkpoint import LAST, STATE, open_run
+from seqgen.training.checkpoint import LAST, STATE, open_run
 from seqgen.files import sha256_file
 
 

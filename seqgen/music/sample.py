@@ -1,6 +1,6 @@
 """`seqgen sample` for a music run: ids from the shared sampler -> notes -> a MIDI file for a DAW (or tokens).
 
-The sampler (`seqgen.generate`) only sees ids; this module primes it with a MIDI file's opening, stops
+The sampler (`seqgen.models.generate`) only sees ids; this module primes it with a MIDI file's opening, stops
 each sample once it has `--bars` bars (a decoder follows the time the tokens have reached), and writes
 Standard MIDI Files.
 """
@@ -15,10 +15,10 @@ from typing import Callable
 from seqgen.config import SampleConfig
 from seqgen.errors import InputError, UsageError
 from seqgen.files import atomic_write_bytes
-from seqgen.generate import beam_stream, stream
-from seqgen.midi_io import MIDI_SUFFIXES
-from seqgen.music import EOS, MusicTokenizer, Note, Piece, bar_steps, parse_time_signature, read_songs
-from seqgen.scores import SCORE_SUFFIXES
+from seqgen.models.generate import beam_stream, stream
+from seqgen.music.midi_io import MIDI_SUFFIXES
+from seqgen.music.tokens import EOS, MusicTokenizer, Note, Piece, bar_steps, parse_time_signature, read_songs
+from seqgen.music.scores import SCORE_SUFFIXES
 
 DEFAULT_BARS = 16
 TOKENS_PER_BAR_CAP = 256  # a safety bound on generation when only --bars bounds it

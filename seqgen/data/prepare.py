@@ -15,11 +15,11 @@ from typing import Iterator
 
 import numpy as np
 
-from seqgen import corpora
-from seqgen.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason, split_sizes
+from seqgen.data import corpora
+from seqgen.data.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason, split_sizes
 from seqgen.errors import InputError, SeqgenError, UsageError
-from seqgen.text import CharTokenizer, WordTokenizer, read_text_chunks, text_to_words
-from seqgen.tokenizers import Tokenizer
+from seqgen.data.text import CharTokenizer, WordTokenizer, read_text_chunks, text_to_words
+from seqgen.data.tokenizers import Tokenizer
 
 
 @dataclass

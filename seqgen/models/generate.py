@@ -11,8 +11,8 @@ from typing import Iterator, Sequence
 import torch
 
 from seqgen.config import SampleConfig
-from seqgen.model import RNNLanguageModel, State
-from seqgen.stepper import step_function
+from seqgen.models.rnn_lm import RNNLanguageModel, State
+from seqgen.models.stepper import step_function
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:

@@ -24,10 +24,10 @@ from typing import Iterable, Iterator, NamedTuple
 import numpy as np
 
 from seqgen.errors import InputError, UsageError
-from seqgen.midi_io import MIDI_SUFFIXES, OUT_TPQ, read_midi, song_to_midi_bytes
-from seqgen.notes import DRUM_CHANNEL, Song, Track
-from seqgen.tokenizers import Tokenizer, register
-from seqgen.vocab import Vocabulary
+from seqgen.music.midi_io import MIDI_SUFFIXES, OUT_TPQ, read_midi, song_to_midi_bytes
+from seqgen.music.events import DRUM_CHANNEL, Song, Track
+from seqgen.data.tokenizers import Tokenizer, register
+from seqgen.data.vocab import Vocabulary
 
 BOS, EOS, REST = "<bos>", "<eos>", "rest"
 LEVELS = ("melody", "notes")
@@ -159,7 +159,7 @@ def read_songs(path: Path) -> list[Song]:
     path = Path(path)
     if path.suffix.lower() in MIDI_SUFFIXES:
         return [read_midi(path)]
-    from seqgen.scores import SCORE_SUFFIXES, read_score
+    from seqgen.music.scores import SCORE_SUFFIXES, read_score
 
     if path.suffix.lower() in SCORE_SUFFIXES:
         return read_score(path)

@@ -14,15 +14,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from seqgen.bleu import corpus_bleu, self_bleu
-from seqgen.checkpoint import Run
+from seqgen.evaluation.bleu import corpus_bleu, self_bleu
+from seqgen.training.checkpoint import Run
 from seqgen.config import SampleConfig
-from seqgen.dataset import Dataset
+from seqgen.data.dataset import Dataset
 from seqgen.errors import InputError, UsageError
-from seqgen.generate import beam_search, continue_batch, generate
-from seqgen.metrics import Likelihood
-from seqgen.model import RNNLanguageModel
-from seqgen.ngram import KneserNey, Unigram
+from seqgen.models.generate import beam_search, continue_batch, generate
+from seqgen.evaluation.likelihood import Likelihood
+from seqgen.models.rnn_lm import RNNLanguageModel
+from seqgen.evaluation.ngram import KneserNey, Unigram
 
 Log = Callable[[str], None]
 NOVELTY_N = {"char": 8, "word": 4}  # n-gram length for novelty by level; music levels use 8 tokens (about 4 notes)
@@ -79,7 +79,7 @@ def note_mask(tokenizer) -> np.ndarray:
     mask = np.zeros(len(tokenizer.vocab), dtype=bool)
     if tokenizer.kind != "music":
         return mask
-    from seqgen.music import parse_pitch
+    from seqgen.music.tokens import parse_pitch
 
     for i, tok in enumerate(tokenizer.vocab.tokens):
         mask[i] = parse_pitch(tok) is not None or tok.startswith("drum:")
@@ -159,8 +159,8 @@ def novelty(samples: list[list[int]], train: np.ndarray, n: int, vocab_size: int
 
 
 def piece_notes(tokenizer, ids: list[int]):
-    """A music id sequence as (notes, bar length in quarters) for `seqgen.musicstats`; drums left out."""
-    from seqgen.musicstats import SimpleNote
+    """A music id sequence as (notes, bar length in quarters) for `seqgen.music.stats`; drums left out."""
+    from seqgen.music.stats import SimpleNote
 
     piece = tokenizer.decode_piece(ids)
     spq = tokenizer.spq
@@ -202,7 +202,7 @@ def generation_report(run: Run, model: RNNLanguageModel, tokenizer, ds: Dataset,
                     **novelty(samples, ds.split("train"), n, len(tokenizer.vocab))},
     }
     if music:
-        from seqgen.musicstats import compare
+        from seqgen.music.stats import compare
 
         report["music"] = compare([piece_notes(tokenizer, s) for s in samples], [piece_notes(tokenizer, p) for p in held_out_pieces(tokenizer, held)])
         report["music"]["split"] = split

@@ -1,7 +1,7 @@
 """Statistics of melodies and note lists, to set generated pieces beside held-out ones.
 
 Pure functions over a simple note list: (pitch, onset in quarters, duration in quarters). They know
-nothing of tokens or MIDI; `seqgen.evaluation` turns a run's ids into these lists.
+nothing of tokens or MIDI; `seqgen.evaluation.report` turns a run's ids into these lists.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ import numpy as np
 from seqgen import __version__
 from seqgen.errors import RunError, UsageError
 from seqgen.files import atomic_write_json, fsync_dir
-from seqgen.tokenizers import Tokenizer, tokenizer_from_meta
-from seqgen.vocab import Vocabulary
+from seqgen.data.tokenizers import Tokenizer, tokenizer_from_meta
+from seqgen.data.vocab import Vocabulary
 
 FORMAT = "seqgen-dataset"
 FORMAT_VERSION = 1

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from seqgen import corpora
-from seqgen.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason
+from seqgen.data import corpora
+from seqgen.data.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason
 from seqgen.errors import InputError, SeqgenError, UsageError
-from seqgen.midi_io import MIDI_SUFFIXES
-from seqgen.music import LEVELS, MelodyTokenizer, MusicTokenizer, NotesTokenizer, Piece, read_songs, transpose_piece
-from seqgen.notes import Song
-from seqgen.scores import SCORE_SUFFIXES, corpus_files
+from seqgen.music.midi_io import MIDI_SUFFIXES
+from seqgen.music.tokens import LEVELS, MelodyTokenizer, MusicTokenizer, NotesTokenizer, Piece, read_songs, transpose_piece
+from seqgen.music.events import Song
+from seqgen.music.scores import SCORE_SUFFIXES, corpus_files
 
 MUSIC_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
 TOKENIZERS: dict[str, type[MusicTokenizer]] = {"melody": MelodyTokenizer, "notes": NotesTokenizer}

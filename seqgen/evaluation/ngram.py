@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqgen.metrics import Likelihood
+from seqgen.evaluation.likelihood import Likelihood
 
 
 def _lookup(table: np.ndarray, keys: np.ndarray) -> np.ndarray:

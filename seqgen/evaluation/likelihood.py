@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from seqgen.dataset import batches, stream_view
-from seqgen.model import RNNLanguageModel, State
+from seqgen.data.dataset import batches, stream_view
+from seqgen.models.rnn_lm import RNNLanguageModel, State
 
 LN2 = math.log(2.0)
 

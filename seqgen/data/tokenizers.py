@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from seqgen.errors import RunError
-from seqgen.vocab import Vocabulary
+from seqgen.data.vocab import Vocabulary
 
 
 class Tokenizer(ABC):
@@ -41,7 +41,7 @@ class Tokenizer(ABC):
 
     def encode_file(self, path: Path, encoding: str | None = None) -> tuple[list[int], int]:
         """Ids of a file to evaluate or prime with: a text file here; music tokenizers read MIDI and scores."""
-        from seqgen.text import read_text_chunks
+        from seqgen.data.text import read_text_chunks
 
         return self.encode_text("".join(read_text_chunks(path, encoding)))
 
@@ -59,10 +59,10 @@ def register(cls: type[Tokenizer]) -> type[Tokenizer]:
 
 def tokenizer_from_meta(meta: dict) -> Tokenizer:
     """Rebuild the tokenizer a dataset or run was made with, from its meta.json alone."""
-    import seqgen.text  # noqa: F401  (registers char and word)
+    import seqgen.data.text  # noqa: F401  (registers char and word)
 
     try:
-        import seqgen.music  # noqa: F401  (registers the music levels when present)
+        import seqgen.music.tokens  # noqa: F401  (registers the music levels when present)
     except ImportError:
         pass
     level = meta.get("level")

@@ -89,7 +89,7 @@ def plot_run(run_dir: Path, out: Path) -> dict:
 
 def plot_midi(path: Path, out: Path) -> dict:
     """A piano roll: one coloured row of bars per track, time in quarter notes, bar lines from the time signature."""
-    from seqgen.midi_io import read_midi
+    from seqgen.music.midi_io import read_midi
 
     try:
         song = read_midi(path)
@@ -136,7 +136,7 @@ def _save(fig, out: Path, plt) -> None:
 
 def plot(target: Path, out: Path | None, force: bool) -> dict:
     """A run folder gives loss curves (default RUN/loss.png); a MIDI file a piano roll (default beside it, .png)."""
-    from seqgen.midi_io import MIDI_SUFFIXES
+    from seqgen.music.midi_io import MIDI_SUFFIXES
 
     target = Path(target)
     if target.is_dir():

@@ -22,7 +22,7 @@ import torch
 from torch import distributed as dist
 
 from seqgen.errors import UsageError
-from seqgen.model import State
+from seqgen.models.rnn_lm import State
 
 
 @dataclass

@@ -16,8 +16,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from seqgen.errors import InputError, UsageError
-from seqgen.tokenizers import Tokenizer, register
-from seqgen.vocab import Vocabulary
+from seqgen.data.tokenizers import Tokenizer, register
+from seqgen.data.vocab import Vocabulary
 
 CHUNK_CHARS = 1 << 22  # 4 Mi characters per read: memory stays flat in the corpus size
 UNK, EOS = "<unk>", "<eos>"

@@ -19,7 +19,7 @@ from pathlib import Path
 import mido
 
 from seqgen.errors import InputError
-from seqgen.notes import DRUM_CHANNEL, Song, TimeLimitExceeded, Track, time_limit
+from seqgen.music.events import DRUM_CHANNEL, Song, TimeLimitExceeded, Track, time_limit
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 MAX_MIDI_BYTES = 8 << 20  # real MIDI files are kilobytes; mido reads about 0.6 MB/s

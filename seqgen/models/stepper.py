@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from seqgen.model import RNNLanguageModel, State
+from seqgen.models.rnn_lm import RNNLanguageModel, State
 
 TABLE_BYTES = 8 << 20  # layer 0's (vocabulary, gates) input table up to this size; larger vocabularies multiply per step
 

@@ -25,11 +25,11 @@ from safetensors.torch import load_model, save_model
 
 from seqgen import __version__
 from seqgen.config import ModelConfig, TrainConfig, from_dict, to_dict
-from seqgen.dataset import check_output_folder
+from seqgen.data.dataset import check_output_folder
 from seqgen.errors import RunError, SeqgenError, UsageError
 from seqgen.files import atomic_write_json, fsync_dir, replace, sha256_file
-from seqgen.model import RNNLanguageModel
-from seqgen.tokenizers import Tokenizer, tokenizer_from_meta
+from seqgen.models.rnn_lm import RNNLanguageModel
+from seqgen.data.tokenizers import Tokenizer, tokenizer_from_meta
 
 FORMAT = "seqgen-run"
 FORMAT_VERSION = 1

@@ -12,10 +12,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from seqgen.corpora import Corpus, cache_dir
+from seqgen.data.corpora import Corpus, cache_dir
 from seqgen.errors import InputError
 from seqgen.files import atomic_write_json
-from seqgen.notes import Song, TimeLimitExceeded, Track, time_limit
+from seqgen.music.events import Song, TimeLimitExceeded, Track, time_limit
 
 SCORE_SUFFIXES = (".xml", ".mxl", ".musicxml", ".abc", ".krn")
 MAX_SCORE_BYTES = 32 << 20

@@ -2,7 +2,7 @@
 
 A `Song` is what one source holds (a MIDI file, one score of a MusicXML/ABC file), in its own ticks:
 tracks of (start, end, pitch, velocity) notes plus the tempo, time signature and key it declares.
-Readers never quantize; `seqgen.music` does, to a grid of steps per quarter note.
+Readers never quantize; `seqgen.music.tokens` does, to a grid of steps per quarter note.
 """
 
 from __future__ import annotations

@@ -1,0 +1,2 @@
+"""What `eval`, `bleu` and `plot` compute: likelihood, n-gram baselines, BLEU via sacrebleu, the eval report,
+and plots."""
