@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from seqgen.errors import SeqgenError
+from seqgen.errors import RunError, SeqgenError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -91,3 +91,24 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_description(folder: Path, name: str, fmt: str, version: int, kind: str) -> dict:
+    """The JSON file that says what a seqgen folder is (a dataset's meta.json, a run's config.json), checked:
+    a JSON object of format `fmt`, in a version this seqgen reads. One reader for both, so both refuse alike."""
+    from seqgen import __version__
+
+    file = Path(folder) / name
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{file} is corrupt ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise RunError(f"{file} is not a seqgen {kind} description")
+    found = data.get("format_version")
+    if not isinstance(found, int) or found > version:
+        raise RunError(
+            f"{folder} was written by a newer seqgen ({data.get('seqgen_version', '?')}, {kind} format {found})",
+            f"upgrade seqgen; this is {__version__}, which reads {kind} format {version}",
+        )
+    return data

@@ -21,8 +21,11 @@ from seqgen.files import atomic_write_bytes
 from seqgen.training.threads import default_threads
 from seqgen.models.generate import beam_stream, stream
 from seqgen.evaluation.likelihood import score_ids
-from seqgen.models.rnn_lm import RNNLanguageModel, count_parameters, resolve_device
+from seqgen.devices import resolve_device
+from seqgen.levels import tokenizer_from_meta
+from seqgen.models.rnn_lm import RNNLanguageModel, count_parameters
 from seqgen.data.text import read_text_chunks
+from seqgen.data.tokenizers import Tokenizer
 from seqgen.training.trainer import Trainer, TrainResult, check_corpus_size
 
 Log = Callable[[str], None]
@@ -111,6 +114,16 @@ def _check_same_vocab(ds: Dataset, run, hint: str) -> None:
         raise RunError(f"the dataset {ds.path} has a different vocabulary than the run {run.path}", hint)
 
 
+def _load_for_use(run_path: Path, weights: str, device_name: str) -> tuple[Run, Tokenizer, torch.device, torch.nn.Module]:
+    """What sample and eval start from: the run folder, its tokenizer, the device, and the weights asked for."""
+    if weights not in WEIGHTS:
+        raise UsageError(f"--weights must be best or last, not {weights!r}")
+    run = open_run(run_path)
+    tokenizer = tokenizer_from_meta(run.dataset_meta)
+    device = resolve_device(device_name)
+    return run, tokenizer, device, load_model_from(run, WEIGHTS[weights], device)
+
+
 def _prime_ids(tokenizer, text: str, warn: Log) -> list[int]:
     ids, unknown = tokenizer.encode_text(text)
     if unknown:
@@ -137,8 +150,6 @@ def sample_run(run_path: Path, cfg: SampleConfig, prime: str | None, prime_file:
                weights: str, device_name: str, force: bool, warn: Log, music=None) -> list[str]:
     """Generate text; streams one sample to stdout, or writes files with --out. Returns the texts."""
     cfg.check()
-    if weights not in WEIGHTS:
-        raise UsageError(f"--weights must be best or last, not {weights!r}")
     if prime is not None and prime_file is not None:
         raise UsageError("give --prime or --prime-file, not both")
     if prime_file is not None and not Path(prime_file).is_file():
@@ -147,10 +158,7 @@ def sample_run(run_path: Path, cfg: SampleConfig, prime: str | None, prime_file:
     existing = [p for p in paths if p.exists()]
     if existing and not force:
         raise UsageError(f"{existing[0]} already exists", "pass --force to overwrite it, or choose another --out")
-    run = open_run(run_path)
-    tokenizer = run.tokenizer()
-    device = resolve_device(device_name)
-    model = load_model_from(run, WEIGHTS[weights], device)
+    run, tokenizer, device, model = _load_for_use(run_path, weights, device_name)
     if tokenizer.kind == "music":  # `music`: a seqgen.music.sample.MusicOptions (bars, tempo, MIDI primer, ...)
         from seqgen.music.sample import sample_music
 
@@ -202,14 +210,9 @@ def evaluate_run(run_path: Path, split: str, file: Path | None, encoding: str | 
 
     With `options` (a `seqgen.evaluation.EvalOptions`), also baselines and generation figures.
     """
-    if weights not in WEIGHTS:
-        raise UsageError(f"--weights must be best or last, not {weights!r}")
     if split not in ("train", "val", "test"):
         raise UsageError(f"--split must be train, val or test, not {split!r}")
-    run = open_run(run_path)
-    tokenizer = run.tokenizer()
-    device = resolve_device(device_name)
-    model = load_model_from(run, WEIGHTS[weights], device)
+    run, tokenizer, device, model = _load_for_use(run_path, weights, device_name)
     tcfg = run.train_config
     if file is not None:
         if not Path(file).is_file():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from seqgen.data.dataset import Dataset
+from seqgen.levels import tokenizer_from_meta
 from tests.conftest import SHARED, symlink
 
 
@@ -25,7 +26,7 @@ def test_prepare_writes_a_memmapped_dataset_with_contiguous_splits(cli, tmp_path
     assert sum(sizes.values()) == len(text)
     assert sizes["val"] == round(len(text) * 0.1) == sizes["test"]
     joined = np.concatenate([ds.split("train"), ds.split("val"), ds.split("test")])
-    assert ds.tokenizer.decode(joined.tolist()) == text  # train, then val, then test: contiguous, in order
+    assert tokenizer_from_meta(ds.meta).decode(joined.tolist()) == text  # train, then val, then test: contiguous, in order
     assert isinstance(ds.split("train"), np.memmap)
 
 
@@ -44,13 +45,14 @@ def test_prepare_reads_folders_recursively_with_glob(cli, tmp_path):
     res = cli("prepare", tmp_path / "src", "--out", tmp_path / "d", "--val", "0", "--test", "0")
     assert res.code == 0, res.err
     ds = Dataset.open(tmp_path / "d")
-    text = ds.tokenizer.decode(ds.split("train").tolist())
+    text = tokenizer_from_meta(ds.meta).decode(ds.split("train").tolist())
     assert text.startswith("second file") and text.endswith("first file\n")
     assert "second filefirst" not in text.replace("\n", "|")  # files are never glued together
     assert "not text" not in text
     res = cli("prepare", tmp_path / "src", "--out", tmp_path / "md", "--glob", "*.md", "--val", "0", "--test", "0")
     assert res.code == 0
-    assert "not text by default" in Dataset.open(tmp_path / "md").tokenizer.decode(Dataset.open(tmp_path / "md").split("train").tolist())
+    ds = Dataset.open(tmp_path / "md")
+    assert "not text by default" in tokenizer_from_meta(ds.meta).decode(ds.split("train").tolist())
 
 
 def same_dataset(a, b) -> bool:

@@ -16,8 +16,7 @@ import numpy as np
 
 from seqgen import __version__
 from seqgen.errors import RunError, UsageError
-from seqgen.files import atomic_write_json, fsync_dir
-from seqgen.data.tokenizers import Tokenizer, tokenizer_from_meta
+from seqgen.files import atomic_write_json, fsync_dir, read_description
 from seqgen.data.vocab import Vocabulary
 
 FORMAT = "seqgen-dataset"
@@ -144,33 +143,20 @@ def check_split_fractions(val: float, test: float) -> None:
 class Dataset:
     path: Path
     meta: dict
-    tokenizer: Tokenizer
+    vocab: Vocabulary
 
     @classmethod
     def open(cls, path: Path) -> "Dataset":
         path = Path(path)
-        meta_path = path / "meta.json"
-        if not meta_path.is_file():
+        if not (path / "meta.json").is_file():
             raise UsageError(f"{path} is not a dataset folder (no meta.json)", "make one with `seqgen prepare`")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RunError(f"{meta_path} is unreadable or corrupt: {exc}") from None
-        if meta.get("format") != FORMAT:
-            raise RunError(f"{meta_path} is not a seqgen dataset description")
-        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            raise RunError(f"{path} was made by a newer seqgen (format {meta['format_version']})", "upgrade seqgen")
-        ds = cls(path, meta, tokenizer_from_meta(meta))
+        meta = read_description(path, "meta.json", FORMAT, FORMAT_VERSION, "dataset")
         for split in SPLITS:
             expected = int(meta["splits"][split]) * np.dtype(meta["dtype"]).itemsize
             file = path / f"{split}.bin"
             if not file.is_file() or file.stat().st_size != expected:
                 raise RunError(f"{file} is missing or has the wrong size; the dataset is incomplete", "run `seqgen prepare` again")
-        return ds
-
-    @property
-    def vocab(self) -> Vocabulary:
-        return self.tokenizer.vocab
+        return cls(path, meta, Vocabulary.from_meta(meta["vocab"]))
 
     def split(self, name: str) -> np.ndarray:
         """A split's ids, memory-mapped read-only (an empty array for an empty split)."""

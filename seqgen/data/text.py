@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from seqgen.errors import InputError, UsageError
-from seqgen.data.tokenizers import Tokenizer, register
+from seqgen.data.tokenizers import Tokenizer
 from seqgen.data.vocab import Vocabulary
 
 CHUNK_CHARS = 1 << 22  # 4 Mi characters per read: memory stays flat in the corpus size
@@ -73,14 +73,22 @@ def read_text_chunks(path: Path, encoding: str | None = None) -> Iterator[str]:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+class TextTokenizer(Tokenizer):
+    """What the text levels share: files are read as text."""
+
+    kind = "text"
+
+    def encode_file(self, path: Path, encoding: str | None = None) -> tuple[list[int], int]:
+        return self.encode_text("".join(read_text_chunks(path, encoding)))
+
+
 # ---------------------------------------------------------------- characters
 
 
-@register
-class CharTokenizer(Tokenizer):
+class CharTokenizer(TextTokenizer):
     """One token per Unicode code point, as char-rnn does (but never splitting a character's bytes)."""
 
-    kind, level = "text", "char"
+    level = "char"
 
     def __init__(self, vocab: Vocabulary, settings: dict | None = None):
         super().__init__(vocab, settings)
@@ -140,11 +148,10 @@ def text_to_words(text: str, lowercase: bool = False) -> list[str]:
     return out
 
 
-@register
-class WordTokenizer(Tokenizer):
+class WordTokenizer(TextTokenizer):
     """Words and punctuation marks as tokens, <eos> at each line end, rare words as <unk>."""
 
-    kind, level = "text", "word"
+    level = "word"
 
     def words(self, text: str) -> list[str]:
         return text_to_words(text, bool(self.settings.get("lowercase")))

@@ -1,14 +1,15 @@
-"""The one small interface every tokenizer meets, and the registry that finds one by level.
+"""The one small interface every tokenizer meets.
 
 Everything between tokenizing and decoding (dataset, model, training, sampling, evaluation)
-sees only ids; a Tokenizer is the only thing that knows what a token means.
+sees only ids; a Tokenizer is the only thing that knows what a token means. This module knows no
+tokenizer of its own: `seqgen.levels` maps the level names in meta.json to the classes.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from seqgen.errors import RunError
 from seqgen.data.vocab import Vocabulary
@@ -16,7 +17,7 @@ from seqgen.data.vocab import Vocabulary
 
 class Tokenizer(ABC):
     kind: str = ""  # "text" or "music"
-    level: str = ""  # registry key, e.g. "char", "word", "melody", "notes"
+    level: str = ""  # the name meta.json records: "char", "word", "melody", "notes" (seqgen.levels)
 
     def __init__(self, vocab: Vocabulary, settings: dict | None = None):
         self.vocab = vocab
@@ -39,33 +40,9 @@ class Tokenizer(ABC):
         """Ids for a text (a primer, a file to evaluate) and the number of unknown tokens met."""
         raise RunError(f"{self.level} runs do not read plain text")
 
+    @abstractmethod
     def encode_file(self, path: Path, encoding: str | None = None) -> tuple[list[int], int]:
-        """Ids of a file to evaluate or prime with: a text file here; music tokenizers read MIDI and scores."""
-        from seqgen.data.text import read_text_chunks
-
-        return self.encode_text("".join(read_text_chunks(path, encoding)))
+        """Ids of a file to evaluate or prime with (a text file, a MIDI file or score), and the unknown tokens met."""
 
     def to_meta(self) -> dict:
         return {"kind": self.kind, "level": self.level, "settings": self.settings}
-
-
-REGISTRY: dict[str, Callable[[Vocabulary, dict], Tokenizer]] = {}
-
-
-def register(cls: type[Tokenizer]) -> type[Tokenizer]:
-    REGISTRY[cls.level] = cls
-    return cls
-
-
-def tokenizer_from_meta(meta: dict) -> Tokenizer:
-    """Rebuild the tokenizer a dataset or run was made with, from its meta.json alone."""
-    import seqgen.data.text  # noqa: F401  (registers char and word)
-
-    try:
-        import seqgen.music.tokens  # noqa: F401  (registers the music levels when present)
-    except ImportError:
-        pass
-    level = meta.get("level")
-    if level not in REGISTRY:
-        raise RunError(f"unknown token level {level!r} in meta.json; was it made by a newer seqgen?")
-    return REGISTRY[level](Vocabulary.from_meta(meta["vocab"]), meta.get("tokenizer", {}))

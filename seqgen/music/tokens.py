@@ -26,7 +26,7 @@ import numpy as np
 from seqgen.errors import InputError, UsageError
 from seqgen.music.midi_io import MIDI_SUFFIXES, OUT_TPQ, read_midi, song_to_midi_bytes
 from seqgen.music.events import DRUM_CHANNEL, Song, Track
-from seqgen.data.tokenizers import Tokenizer, register
+from seqgen.data.tokenizers import Tokenizer
 from seqgen.data.vocab import Vocabulary
 
 BOS, EOS, REST = "<bos>", "<eos>", "rest"
@@ -490,7 +490,6 @@ class _Decoder:
             self.pending = ("pitch", p) if p is not None else None
 
 
-@register
 class MelodyTokenizer(MusicTokenizer):
     """One line: `<bos> ts:N/D (PITCH dN | rest dN)* <eos>`."""
 
@@ -526,7 +525,6 @@ class MelodyTokenizer(MusicTokenizer):
         return [tok for chunk in self._chunks(steps, "d") for tok in (REST, chunk)]
 
 
-@register
 class NotesTokenizer(MusicTokenizer):
     """Polyphony: `<bos> ts:N/D (tN | [vB] PITCH dN | [vB] drum:K dN)* <eos>`."""
 

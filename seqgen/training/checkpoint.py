@@ -27,9 +27,8 @@ from seqgen import __version__
 from seqgen.config import ModelConfig, TrainConfig, from_dict, to_dict
 from seqgen.data.dataset import check_output_folder
 from seqgen.errors import RunError, SeqgenError, UsageError
-from seqgen.files import atomic_write_json, fsync_dir, replace, sha256_file
+from seqgen.files import atomic_write_json, fsync_dir, read_description, replace, sha256_file
 from seqgen.models.rnn_lm import RNNLanguageModel
-from seqgen.data.tokenizers import Tokenizer, tokenizer_from_meta
 
 FORMAT = "seqgen-run"
 FORMAT_VERSION = 1
@@ -66,9 +65,6 @@ class Run:
     def dataset_meta(self) -> dict:
         return self.config["dataset"]
 
-    def tokenizer(self) -> Tokenizer:
-        return tokenizer_from_meta(self.config["dataset"])
-
     def has_weights(self, name: str = BEST) -> bool:
         return name in self.config.get("digests", {})
 
@@ -94,18 +90,7 @@ def open_run(path: Path, recover: bool = False) -> Run:
         raise UsageError(f"{path} is not a run folder", "train one with `seqgen train DATASET --out RUN`")
     if not cfg_path.is_file():
         raise RunError(f"{path} has no {CONFIG}; it is not a complete run folder", "train one with `seqgen train`")
-    try:
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunError(f"{cfg_path} is corrupt ({exc})") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise RunError(f"{cfg_path} is not a seqgen run description")
-    version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise RunError(
-            f"{path} was written by a newer seqgen ({config.get('seqgen_version', '?')}, run format {version})",
-            f"upgrade seqgen; this is {__version__}, which reads run format {FORMAT_VERSION}",
-        )
+    config = read_description(path, CONFIG, FORMAT, FORMAT_VERSION, "run")
     for key in ("model", "train", "dataset", "digests"):
         if not isinstance(config.get(key), dict):
             raise RunError(f"{cfg_path} lacks its {key!r} section; the run is corrupt")
