@@ -18,8 +18,8 @@ from pathlib import Path
 from seqgen.data import corpora
 from seqgen.errors import InputError
 from seqgen.music.midi_io import midi_bytes_to_song
-from seqgen.music.tokens import MelodyTokenizer, NotesTokenizer
 from seqgen.music.prepare import collect_music_files, load_all
+from seqgen.music.tokens import MelodyTokenizer, NotesTokenizer
 
 
 def timing(notes):

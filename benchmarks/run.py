@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from seqgen.config import ModelConfig, SampleConfig, TrainConfig  # noqa: E402
 from seqgen.models.generate import choose, cpu_generator, generate  # noqa: E402
-from seqgen.training.threads import default_threads  # noqa: E402
 from seqgen.models.rnn_lm import RNNLanguageModel  # noqa: E402
+from seqgen.training.threads import default_threads  # noqa: E402
 
 console = Console(highlight=False, width=max(160, Console().width))
 VOCAB, EMBED, BATCH, SEQ = 65, 128, 64, 64  # tiny Shakespeare's characters; the issue's batch 64 × 64 steps
@@ -201,8 +201,8 @@ def loop_rate(model: nn.Module, steps: int, repeats: int) -> float:
 
 def seqgen_rate(dataset: Path, cell: str, layers: int, hidden: int, steps: int, workdir: Path) -> float:
     """Tokens/s of seqgen's own training loop (data from the memmap, clipping, schedule, metrics rows)."""
-    from seqgen.training.checkpoint import create_run, new_config
     from seqgen.data.dataset import Dataset
+    from seqgen.training.checkpoint import create_run, new_config
     from seqgen.training.trainer import Trainer
 
     ds = Dataset.open(dataset)

@@ -6,8 +6,8 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -99,8 +99,8 @@ def prepare(
     force: Annotated[bool, typer.Option(help="Replace an existing dataset folder.")] = False,
 ) -> None:
     """Tokenize text or music into a dataset folder (meta.json + train/val/test token ids)."""
-    from seqgen.errors import UsageError
     from seqgen.data.prepare import prepare_text
+    from seqgen.errors import UsageError
 
     start = time.perf_counter()
     kind, level = value(kind), value(level)

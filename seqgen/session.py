@@ -12,20 +12,21 @@ import numpy as np
 import torch
 
 from seqgen import __version__
-from seqgen.training.checkpoint import BEST, LAST, METRICS, Run, RunLock, create_run, load_model_from, load_state, new_config, open_run
 from seqgen.config import ModelConfig, SampleConfig, TrainConfig, from_dict, to_dict
 from seqgen.data.dataset import Dataset, check_output_folder
-from seqgen.training.distributed import Single, is_main_process, setup as setup_group
-from seqgen.errors import InputError, RunError, UsageError
-from seqgen.files import atomic_write_bytes
-from seqgen.training.threads import default_threads
-from seqgen.models.generate import beam_stream, stream
-from seqgen.evaluation.likelihood import score_ids
-from seqgen.devices import resolve_device
-from seqgen.levels import tokenizer_from_meta
-from seqgen.models.rnn_lm import RNNLanguageModel, count_parameters
 from seqgen.data.text import read_text_chunks
 from seqgen.data.tokenizers import Tokenizer
+from seqgen.devices import resolve_device
+from seqgen.errors import InputError, RunError, UsageError
+from seqgen.evaluation.likelihood import score_ids
+from seqgen.files import atomic_write_bytes
+from seqgen.levels import tokenizer_from_meta
+from seqgen.models.generate import beam_stream, stream
+from seqgen.models.rnn_lm import RNNLanguageModel, count_parameters
+from seqgen.training.checkpoint import BEST, LAST, METRICS, Run, RunLock, create_run, load_model_from, load_state, new_config, open_run
+from seqgen.training.distributed import Single, is_main_process
+from seqgen.training.distributed import setup as setup_group
+from seqgen.training.threads import default_threads
 from seqgen.training.trainer import Trainer, TrainResult, check_corpus_size
 
 Log = Callable[[str], None]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from seqgen.music.tokens import NAMES as PITCH_CLASSES
+
 
 def _num(value, fmt: str = ".4f") -> str:
     return "n/a" if value is None else format(value, fmt)
@@ -83,8 +85,7 @@ def music_table(music: dict) -> Table:
     table.add_row("notes per bar", _num(gen["notes_per_bar"], ".2f"), _num(ref["notes_per_bar"], ".2f"))
     table.add_row("notes in key", _pct(gen["in_key"]), _pct(ref["in_key"]))
     table.add_row("repeated 4-note phrases", _pct(gen["repeated_phrases"]), _pct(ref["repeated_phrases"]))
-    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
-    top = lambda h: " ".join(f"{names[i]} {h[i]:.0%}" for i in sorted(range(12), key=lambda i: -h[i])[:4])  # noqa: E731
+    top = lambda h: " ".join(f"{PITCH_CLASSES[i]} {h[i]:.0%}" for i in sorted(range(12), key=lambda i: -h[i])[:4])  # noqa: E731
     table.add_row("commonest pitch classes", top(gen["pitch_class_histogram"]), top(ref["pitch_class_histogram"]))
     table.add_row("pitch-class distance", _num(music["pitch_class_distance"], ".3f"), "(total variation, 0 = same)")
     for label in gen["duration_histogram"]:

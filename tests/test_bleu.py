@@ -5,8 +5,8 @@ import json
 import pytest
 from sacrebleu.metrics import BLEU
 
-from seqgen.evaluation.bleu import corpus_bleu, self_bleu, sentence_bleu
 from seqgen.errors import InputError, UsageError
+from seqgen.evaluation.bleu import corpus_bleu, self_bleu, sentence_bleu
 
 # (name, hypotheses, reference streams): each odd case named
 VECTORS = [

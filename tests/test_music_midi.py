@@ -12,12 +12,12 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from music_pieces import METHENY, Q, band_piece, notes, track, write
+from music_pieces import METHENY, Q, band_piece
 
 from seqgen.errors import InputError
+from seqgen.music.events import Song, Track
 from seqgen.music.midi_io import midi_bytes_to_song, read_midi, song_to_midi_bytes
 from seqgen.music.tokens import MelodyTokenizer, Note, NotesTokenizer, Piece
-from seqgen.music.events import Song, Track
 
 
 def test_reads_tracks_channels_programs_and_conductor_meta(tmp_path):

@@ -10,10 +10,11 @@ from music_pieces import NOTTINGHAM, band_piece, tune
 from seqgen.data import corpora
 from seqgen.errors import InputError, UsageError
 from seqgen.music.midi_io import midi_bytes_to_song, read_midi
+from seqgen.music.prepare import parse_transpose
+from seqgen.music.scores import corpus_files
 from seqgen.music.tokens import (
     STEP_CHOICES,
     MelodyTokenizer,
-    Note,
     NotesTokenizer,
     Piece,
     bin_velocity,
@@ -23,8 +24,6 @@ from seqgen.music.tokens import (
     read_songs,
     velocity_bin,
 )
-from seqgen.music.prepare import parse_transpose
-from seqgen.music.scores import corpus_files
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 """Sampling: the distribution it draws from, its filters, priming, seeds and the CLI."""
 
-import math
 
 import pytest
 import torch

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from seqgen.models import stepper as stepper_module
 from seqgen.config import ModelConfig, SampleConfig
+from seqgen.models import stepper as stepper_module
 from seqgen.models.generate import choose, cpu_generator, generate, select_state
 from seqgen.models.rnn_lm import RNNLanguageModel
 from seqgen.models.stepper import Stepper

@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from seqgen.training.checkpoint import open_run, load_model_from
 from seqgen.config import ModelConfig, TrainConfig
 from seqgen.models.rnn_lm import RNNLanguageModel
+from seqgen.training.checkpoint import load_model_from, open_run
 from seqgen.training.schedule import lr_at
 
 
@@ -46,8 +46,8 @@ def test_tie_weights_needs_equal_sizes(cli, tmp_path, char_dataset):
 
 
 def test_clipping_bounds_the_norm_and_logs_the_norm_before_clipping(char_dataset, tmp_path):
-    from seqgen.training.checkpoint import create_run, new_config
     from seqgen.data.dataset import Dataset
+    from seqgen.training.checkpoint import create_run, new_config
     from seqgen.training.trainer import Trainer
 
     ds = Dataset.open(char_dataset)
@@ -76,8 +76,8 @@ def test_clipping_bounds_the_norm_and_logs_the_norm_before_clipping(char_dataset
 
 
 def test_state_is_carried_across_batches_and_reset_each_epoch(char_dataset, tmp_path):
-    from seqgen.training.checkpoint import create_run, new_config
     from seqgen.data.dataset import Dataset
+    from seqgen.training.checkpoint import create_run, new_config
     from seqgen.training.trainer import Trainer
 
     ds = Dataset.open(char_dataset)
@@ -148,8 +148,8 @@ def test_budgets_epochs_and_time(cli, tmp_path, char_dataset):
 
 
 def test_patience_stops_when_validation_stops_improving(cli, tmp_path, char_dataset, monkeypatch):
-    from seqgen.training import trainer as train_module
     from seqgen.evaluation.likelihood import Likelihood
+    from seqgen.training import trainer as train_module
 
     losses = iter([3.0, 2.0, 2.5, 2.6, 2.7, 2.8, 2.9])
     monkeypatch.setattr(train_module, "score_ids", lambda *a, **k: Likelihood(next(losses), 1))

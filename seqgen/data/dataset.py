@@ -10,14 +10,15 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from seqgen import __version__
-from seqgen.errors import RunError, UsageError
-from seqgen.files import atomic_write_json, fsync_dir, read_description
+from seqgen.data.tokenizers import Tokenizer
 from seqgen.data.vocab import Vocabulary
+from seqgen.errors import RunError, SeqgenError, UsageError
+from seqgen.files import atomic_write_json, fsync_dir, read_description
 
 FORMAT = "seqgen-dataset"
 FORMAT_VERSION = 1
@@ -104,6 +105,28 @@ class DatasetWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
+
+
+def write_dataset(out: Path, tokenizer: Tokenizer, force: bool, fill: Callable[[DatasetWriter], None],
+                  sources: list[dict], skipped: list[tuple[str, str]], stats: dict) -> dict[str, int]:
+    """Write a whole dataset folder: `fill(writer)` writes the ids, then meta.json commits it; returns the split sizes.
+
+    Every prepare (text, music) ends here, so they describe their datasets alike and a full disk or a folder that
+    cannot be written is one line, with any previous dataset in `out` left as it was."""
+    try:
+        with DatasetWriter(Path(out), tokenizer.vocab, force) as writer:
+            fill(writer)
+            writer.commit({
+                "kind": tokenizer.kind,
+                "level": tokenizer.level,
+                "tokenizer": tokenizer.settings,
+                "sources": sources,
+                "skipped": [{"name": n, "reason": r} for n, r in skipped],
+                "stats": stats,
+            })
+            return dict(writer.counts)
+    except OSError as exc:
+        raise SeqgenError(f"cannot write the dataset to {out}: {exc.strerror or exc}", "check free space and permissions") from None
 
 
 def split_sizes(total: int, val: float, test: float) -> dict[str, int]:

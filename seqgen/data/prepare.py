@@ -16,10 +16,10 @@ from typing import Iterator
 import numpy as np
 
 from seqgen.data import corpora
-from seqgen.data.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason, split_sizes
-from seqgen.errors import InputError, SeqgenError, UsageError
+from seqgen.data.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason, split_sizes, write_dataset
 from seqgen.data.text import CharTokenizer, WordTokenizer, read_text_chunks, text_to_words
 from seqgen.data.tokenizers import Tokenizer
+from seqgen.errors import InputError, UsageError
 
 
 @dataclass
@@ -201,20 +201,7 @@ def prepare_text(
     if sizes["train"] < 2:
         raise InputError(f"the corpus is too small: {sum(sizes.values())} tokens", "pass more text or lower --val/--test")
 
-    try:
-        with DatasetWriter(Path(out), tokenizer.vocab, force) as writer:
-            _write_splits(writer, ids_stream, sizes)
-            report.splits = dict(writer.counts)
-            report.vocab_size = len(tokenizer.vocab)
-            meta = {
-                "kind": "text",
-                "level": level,
-                "tokenizer": tokenizer.settings,
-                "sources": report.sources,
-                "skipped": [{"name": n, "reason": r} for n, r in report.skipped],
-                "stats": {"characters": report.characters, "unknown": report.unknown},
-            }
-            writer.commit(meta)
-    except OSError as exc:
-        raise SeqgenError(f"cannot write the dataset to {out}: {exc.strerror or exc}", "check free space and permissions") from None
+    stats = {"characters": report.characters, "unknown": report.unknown}
+    report.splits = write_dataset(Path(out), tokenizer, force, lambda writer: _write_splits(writer, ids_stream, sizes), report.sources, report.skipped, stats)
+    report.vocab_size = len(tokenizer.vocab)
     return report

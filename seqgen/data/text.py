@@ -15,9 +15,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from seqgen.errors import InputError, UsageError
 from seqgen.data.tokenizers import Tokenizer
 from seqgen.data.vocab import Vocabulary
+from seqgen.errors import InputError, UsageError
 
 CHUNK_CHARS = 1 << 22  # 4 Mi characters per read: memory stays flat in the corpus size
 UNK, EOS = "<unk>", "<eos>"

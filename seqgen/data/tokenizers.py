@@ -11,8 +11,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from seqgen.errors import RunError
 from seqgen.data.vocab import Vocabulary
+from seqgen.errors import RunError
 
 
 class Tokenizer(ABC):

@@ -14,15 +14,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from seqgen.evaluation.bleu import corpus_bleu, self_bleu
-from seqgen.training.checkpoint import Run
 from seqgen.config import SampleConfig
 from seqgen.data.dataset import Dataset
 from seqgen.errors import InputError, UsageError
-from seqgen.models.generate import beam_search, continue_batch, generate
+from seqgen.evaluation.bleu import corpus_bleu, self_bleu
 from seqgen.evaluation.likelihood import Likelihood
-from seqgen.models.rnn_lm import RNNLanguageModel
 from seqgen.evaluation.ngram import KneserNey, Unigram
+from seqgen.models.generate import beam_search, continue_batch, generate
+from seqgen.models.rnn_lm import RNNLanguageModel
+from seqgen.training.checkpoint import Run
 
 Log = Callable[[str], None]
 NOVELTY_N = {"char": 8, "word": 4}  # n-gram length for novelty by level; music levels use 8 tokens (about 4 notes)

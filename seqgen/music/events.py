@@ -7,13 +7,8 @@ Readers never quantize; `seqgen.music.tokens` does, to a grid of steps per quart
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
 
@@ -74,31 +69,3 @@ class Song:
             key=None if d.get("key") is None else str(d["key"]),
             dropped=Counter({str(k): int(v) for k, v in d.get("dropped", {}).items()}),
         )
-
-
-class TimeLimitExceeded(BaseException):
-    """Raised inside a parser that ran past its time cap. A BaseException so that parsers'
-    own `except Exception` blocks (music21 has many) cannot swallow it."""
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the body after `seconds` of wall time (SIGALRM; only in a main thread on POSIX, else no cap)."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread() and seconds > 0
-    if not usable:
-        yield
-        return
-
-    def on_alarm(signum, frame):
-        raise TimeLimitExceeded()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    old_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if old_delay:  # someone else's timer was running: give back what is left of it
-            signal.setitimer(signal.ITIMER_REAL, max(1e-3, old_delay - (time.monotonic() - started)))

@@ -19,7 +19,8 @@ from pathlib import Path
 import mido
 
 from seqgen.errors import InputError
-from seqgen.music.events import DRUM_CHANNEL, Song, TimeLimitExceeded, Track, time_limit
+from seqgen.music.events import DRUM_CHANNEL, Song, Track
+from seqgen.music.guards import parse_guarded, read_capped
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 MAX_MIDI_BYTES = 8 << 20  # real MIDI files are kilobytes; mido reads about 0.6 MB/s
@@ -77,30 +78,12 @@ def clean_midi_bytes(data: bytes) -> tuple[bytes, int]:
 
 def read_midi(path: Path, time_limit_s: float = MIDI_TIME_LIMIT_S) -> Song:
     """A MIDI file's note events; InputError (one line, the reason) for any file that cannot be read."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_MIDI_BYTES:
-            raise InputError(f"{size / (1 << 20):.1f} MiB is over the {MAX_MIDI_BYTES >> 20} MiB cap for a MIDI file")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}") from None
-    return midi_bytes_to_song(data, path.name, time_limit_s)
+    return midi_bytes_to_song(read_capped(path, MAX_MIDI_BYTES, "a MIDI file"), Path(path).name, time_limit_s)
 
 
 def midi_bytes_to_song(data: bytes, name: str, time_limit_s: float = MIDI_TIME_LIMIT_S) -> Song:
     clean, _fmt = clean_midi_bytes(data)
-    try:
-        with time_limit(time_limit_s):
-            mid = mido.MidiFile(file=io.BytesIO(clean), clip=True)
-            return _song_from_mido(mid, name)
-    except TimeLimitExceeded:
-        raise InputError(f"took longer than {time_limit_s:g} s to read") from None
-    except InputError:
-        raise
-    except Exception as exc:  # mido leaks many types (OSError, EOFError, ValueError, KeyError, IndexError, ...)
-        detail = str(exc).splitlines()[0][:120] if str(exc) else ""
-        raise InputError(f"unreadable MIDI data ({type(exc).__name__}{': ' + detail if detail else ''})") from None
+    return parse_guarded(lambda: _song_from_mido(mido.MidiFile(file=io.BytesIO(clean), clip=True), name), time_limit_s, "unreadable MIDI data")
 
 
 def _song_from_mido(mid: mido.MidiFile, name: str) -> Song:

@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from seqgen.data import corpora
-from seqgen.data.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason
-from seqgen.errors import InputError, SeqgenError, UsageError
-from seqgen.music.midi_io import MIDI_SUFFIXES
-from seqgen.music.tokens import LEVELS, MelodyTokenizer, MusicTokenizer, NotesTokenizer, Piece, read_songs, transpose_piece
+from seqgen.data.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason, write_dataset
+from seqgen.errors import InputError, UsageError
 from seqgen.music.events import Song
+from seqgen.music.midi_io import MIDI_SUFFIXES
 from seqgen.music.scores import SCORE_SUFFIXES, corpus_files
+from seqgen.music.tokens import LEVELS, MelodyTokenizer, MusicTokenizer, NotesTokenizer, Piece, read_songs, transpose_piece
 
 MUSIC_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
 TOKENIZERS: dict[str, type[MusicTokenizer]] = {"melody": MelodyTokenizer, "notes": NotesTokenizer}
@@ -259,27 +259,18 @@ def prepare_music(
             "pass more pieces or lower --val/--test",
         )
 
-    try:
-        with DatasetWriter(Path(out), tokenizer.vocab, force) as writer:
-            index = tokenizer.vocab.index
-            for split, toks in token_lists:
-                writer.write(split, np.fromiter((index[t] for t in toks), dtype=np.int64, count=len(toks)))
-            report.splits = dict(writer.counts)
-            report.vocab_size = len(tokenizer.vocab)
-            writer.commit({
-                "kind": "music",
-                "level": level,
-                "tokenizer": tokenizer.settings,
-                "sources": report.sources,
-                "skipped": [{"name": n, "reason": r} for n, r in report.skipped],
-                "stats": {
-                    "files": report.files, "pieces": report.pieces, "transposed": report.transposed, "notes": report.notes,
-                    "dropped": dict(report.dropped), "shortened": dict(report.shortened), "transpose": shifts,
-                    "split_fractions": report.fractions, "empty_splits": report.empty_splits,
-                },
-            })
-    except OSError as exc:
-        raise SeqgenError(f"cannot write the dataset to {out}: {exc.strerror or exc}", "check free space and permissions") from None
+    def fill(writer: DatasetWriter) -> None:
+        index = tokenizer.vocab.index
+        for split, toks in token_lists:
+            writer.write(split, np.fromiter((index[t] for t in toks), dtype=np.int64, count=len(toks)))
+
+    stats = {
+        "files": report.files, "pieces": report.pieces, "transposed": report.transposed, "notes": report.notes,
+        "dropped": dict(report.dropped), "shortened": dict(report.shortened), "transpose": shifts,
+        "split_fractions": report.fractions, "empty_splits": report.empty_splits,
+    }
+    report.splits = write_dataset(Path(out), tokenizer, force, fill, report.sources, report.skipped, stats)
+    report.vocab_size = len(tokenizer.vocab)
     return report
 
 

@@ -17,8 +17,8 @@ from seqgen.errors import InputError, UsageError
 from seqgen.files import atomic_write_bytes
 from seqgen.models.generate import beam_stream, stream
 from seqgen.music.midi_io import MIDI_SUFFIXES
-from seqgen.music.tokens import EOS, MusicTokenizer, Note, Piece, bar_steps, parse_time_signature, read_songs
 from seqgen.music.scores import SCORE_SUFFIXES
+from seqgen.music.tokens import EOS, MusicTokenizer, Note, Piece, bar_steps, parse_time_signature, read_songs
 
 DEFAULT_BARS = 16
 TOKENS_PER_BAR_CAP = 256  # a safety bound on generation when only --bars bounds it

@@ -15,7 +15,8 @@ from pathlib import Path
 from seqgen.data.corpora import Corpus, cache_dir
 from seqgen.errors import InputError
 from seqgen.files import atomic_write_json
-from seqgen.music.events import Song, TimeLimitExceeded, Track, time_limit
+from seqgen.music.events import Song, Track
+from seqgen.music.guards import parse_guarded, read_capped
 
 SCORE_SUFFIXES = (".xml", ".mxl", ".musicxml", ".abc", ".krn")
 MAX_SCORE_BYTES = 32 << 20
@@ -37,15 +38,7 @@ def _music21_version() -> str:
 def read_score(path: Path, use_cache: bool = True, time_limit_s: float = SCORE_TIME_LIMIT_S) -> list[Song]:
     """The songs of a score file (an ABC book or opus holds many); InputError with the reason if unreadable."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_SCORE_BYTES:
-            raise InputError(f"{size / (1 << 20):.1f} MiB is over the {MAX_SCORE_BYTES >> 20} MiB cap for a score")
-        if size == 0:
-            raise InputError("empty file")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}") from None
+    data = read_capped(path, MAX_SCORE_BYTES, "a score")
     key = hashlib.sha256(data + f"|{path.suffix.lower()}|{_music21_version()}|{CACHE_FORMAT}".encode()).hexdigest()
     cached = cache_dir() / "scores" / f"{key}.json"
     if use_cache and cached.is_file():
@@ -66,24 +59,18 @@ def read_score(path: Path, use_cache: bool = True, time_limit_s: float = SCORE_T
 def _parse(path: Path, time_limit_s: float) -> list[Song]:
     from music21 import converter, stream
 
-    try:
-        with time_limit(time_limit_s):
-            conv = converter.Converter()
-            conv.parseFile(path, forceSource=True, storePickle=False)  # never music21's pickle cache
-            parsed = conv.stream
-            if isinstance(parsed, stream.Opus):
-                scores = list(parsed.scores)
-                names = [f"{path.name} #{getattr(s.metadata, 'number', None) or i + 1}" for i, s in enumerate(scores)]
-            else:
-                scores, names = [parsed], [path.name]
-            return [score_to_song(s, n) for s, n in zip(scores, names)]
-    except TimeLimitExceeded:
-        raise InputError(f"took longer than {time_limit_s:g} s to parse") from None
-    except InputError:
-        raise
-    except Exception as exc:  # music21 raises anything on a malformed file
-        detail = str(exc).splitlines()[0][:120] if str(exc) else ""
-        raise InputError(f"music21 cannot parse it ({type(exc).__name__}{': ' + detail if detail else ''})") from None
+    def parse() -> list[Song]:
+        conv = converter.Converter()
+        conv.parseFile(path, forceSource=True, storePickle=False)  # never music21's pickle cache
+        parsed = conv.stream
+        if isinstance(parsed, stream.Opus):
+            scores = list(parsed.scores)
+            names = [f"{path.name} #{getattr(s.metadata, 'number', None) or i + 1}" for i, s in enumerate(scores)]
+        else:
+            scores, names = [parsed], [path.name]
+        return [score_to_song(s, n) for s, n in zip(scores, names)]
+
+    return parse_guarded(parse, time_limit_s, "music21 cannot parse it")
 
 
 def _ticks(quarter_length) -> int:

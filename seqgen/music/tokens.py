@@ -23,11 +23,11 @@ from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
 
-from seqgen.errors import InputError, UsageError
-from seqgen.music.midi_io import MIDI_SUFFIXES, OUT_TPQ, read_midi, song_to_midi_bytes
-from seqgen.music.events import DRUM_CHANNEL, Song, Track
 from seqgen.data.tokenizers import Tokenizer
 from seqgen.data.vocab import Vocabulary
+from seqgen.errors import InputError, UsageError
+from seqgen.music.events import DRUM_CHANNEL, Song, Track
+from seqgen.music.midi_io import MIDI_SUFFIXES, OUT_TPQ, read_midi, song_to_midi_bytes
 
 BOS, EOS, REST = "<bos>", "<eos>", "rest"
 LEVELS = ("melody", "notes")

@@ -22,16 +22,16 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from seqgen.training.checkpoint import METRICS, Run, save_checkpoint
 from seqgen.config import TrainConfig
-from seqgen.data.dataset import Dataset, stream_view, steps_per_epoch
-from seqgen.training.distributed import Single
+from seqgen.data.dataset import Dataset, steps_per_epoch, stream_view
 from seqgen.errors import Interrupted, SeqgenError, TrainingDiverged, UsageError
-from seqgen.files import atomic_write_bytes
-from seqgen.training.threads import ThroughputWatch
 from seqgen.evaluation.likelihood import score_ids
+from seqgen.files import atomic_write_bytes
 from seqgen.models.rnn_lm import RNNLanguageModel, State, detach_state
+from seqgen.training.checkpoint import METRICS, Run, save_checkpoint
+from seqgen.training.distributed import Single
 from seqgen.training.schedule import lr_at
+from seqgen.training.threads import ThroughputWatch
 
 Log = Callable[[str], None]
 

@@ -11,8 +11,8 @@ import pytest
 from harness import (
     CHECKPOINT_STAGES,
     COMMITTED,
-    assert_run_intact,
     arm_fault,
+    assert_run_intact,
     metric_rows,
     run_files,
     run_in_child,

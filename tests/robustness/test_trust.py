@@ -11,8 +11,8 @@ import pytest
 import torch
 from harness import TINY, assert_run_intact, one_error_line, run_files
 
-from seqgen.training.checkpoint import LAST, STATE, open_run
 from seqgen.files import sha256_file
+from seqgen.training.checkpoint import LAST, STATE, open_run
 
 
 def rewrite_config(run, change) -> None:
