@@ -203,6 +203,8 @@ def seqgen_rate(dataset: Path, cell: str, layers: int, hidden: int, steps: int, 
     """Tokens/s of seqgen's own training loop (data from the memmap, clipping, schedule, metrics rows)."""
     from seqgen.data.dataset import Dataset
     from seqgen.training.checkpoint import create_run, new_config
+    from seqgen.training.distributed import SingleProcess
+    from seqgen.training.streams import StreamTask
     from seqgen.training.trainer import Trainer
 
     ds = Dataset.open(dataset)
@@ -212,7 +214,7 @@ def seqgen_rate(dataset: Path, cell: str, layers: int, hidden: int, steps: int, 
     torch.manual_seed(0)
     model = RNNLanguageModel(mcfg)
     run = create_run(workdir / f"run-{cell}-{layers}x{hidden}", new_config(mcfg, tcfg, dataset, ds.meta), force=True)
-    result = Trainer(run, ds, model, tcfg, torch.device("cpu")).fit()
+    result = Trainer(run, StreamTask(ds, tcfg, SingleProcess()), model, tcfg, torch.device("cpu")).fit()
     rates = [r["tokens_per_s"] for r in result.history if "tokens_per_s" in r][2:]  # after 2 warm-up steps
     return statistics.median(rates)
 

@@ -21,19 +21,20 @@ from seqgen.errors import InputError, RunError, UsageError
 from seqgen.evaluation.likelihood import score_ids
 from seqgen.files import atomic_write_bytes
 from seqgen.levels import tokenizer_from_meta
-from seqgen.models.generate import beam_stream, stream
+from seqgen.models.generate import beam_steps, sample_steps
 from seqgen.models.rnn_lm import RNNLanguageModel, count_parameters
 from seqgen.training.checkpoint import BEST, LAST, METRICS, Run, RunLock, create_run, load_model_from, load_state, new_config, open_run
-from seqgen.training.distributed import Single, is_main_process
+from seqgen.training.distributed import ProcessGroup, is_main_process
 from seqgen.training.distributed import setup as setup_group
 from seqgen.training.threads import default_threads
-from seqgen.training.trainer import Trainer, TrainResult, check_corpus_size
+from seqgen.training.streams import StreamTask, check_corpus_size
+from seqgen.training.trainer import Trainer, TrainResult
 
 Log = Callable[[str], None]
 WEIGHTS = {"best": BEST, "last": LAST}
 
 
-def _setup_torch(cfg: TrainConfig) -> tuple[Single, torch.device]:
+def _setup_torch(cfg: TrainConfig) -> tuple[ProcessGroup, torch.device]:
     """Threads, seed and device; under torchrun also the process group (DDP) and this rank's device."""
     threads = cfg.threads or default_threads()  # default: the physical cores this process may use
     if threads:
@@ -70,7 +71,7 @@ def start_training(dataset_path: Path, out: Path, mcfg: ModelConfig, tcfg: Train
             f"{ds.meta['splits']['train']:,} training tokens, {device.type} with {torch.get_num_threads()} threads{ranks}"
         )
         try:
-            return Trainer(run, ds, model, tcfg, device, log, bar, group).fit()
+            return Trainer(run, StreamTask(ds, tcfg, group), model, tcfg, device, log, bar, group).fit()
         finally:
             group.close()
 
@@ -95,7 +96,7 @@ def resume_training(run_path: Path, dataset_path: Path | None, overrides: dict, 
         # stopped before its first checkpoint: start again from step 0, exactly as `train` would have
         model = load_model_from(run, LAST, device) if started else RNNLanguageModel(run.model_config).to(device)
         run.config = {**run.config, "train": to_dict(tcfg)}
-        trainer = Trainer(run, ds, model, tcfg, device, log, bar, group)
+        trainer = Trainer(run, StreamTask(ds, tcfg, group), model, tcfg, device, log, bar, group)
         if started:
             trainer.load_state_dict(load_state(run))
         elif main:
@@ -172,7 +173,7 @@ def sample_run(run_path: Path, cfg: SampleConfig, prime: str | None, prime_file:
     prime_ids = _prime_ids(tokenizer, prime_text, warn) if prime_text else []
     context = prime_ids or tokenizer.start_ids()
     eos = tokenizer.vocab.id_of("eos")
-    steps = (beam_stream if cfg.beam else stream)(model, context, cfg, device, eos)
+    steps = (beam_steps if cfg.beam else sample_steps)(model, context, cfg, device, eos)
     if cfg.num == 1 and not paths:
         tokens = (step[0] for step in steps if step[0] is not None)
         pieces = tokenizer.render(itertools.chain(prime_ids, tokens))

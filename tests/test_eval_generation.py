@@ -8,7 +8,7 @@ import pytest
 
 from seqgen.evaluation.bleu import self_bleu
 from seqgen.evaluation.report import ngram_keys, novelty, segments
-from seqgen.music.stats import SimpleNote, compare, duration_histogram, notes_per_bar, pitch_class_histogram, repeated_phrase_rate, scale_consistency
+from seqgen.music.stats import Tone, compare, duration_histogram, notes_per_bar, pitch_class_histogram, repeated_phrase_rate, scale_consistency
 
 
 def test_novelty_on_hand_made_cases():
@@ -55,7 +55,7 @@ def test_segments_are_evenly_spread_and_do_not_overlap():
 
 
 def notes_of(pitches, dur=0.5):
-    return [SimpleNote(p, i * dur, dur) for i, p in enumerate(pitches)]
+    return [Tone(p, i * dur, dur) for i, p in enumerate(pitches)]
 
 
 def test_music_statistics_on_hand_made_pieces():
@@ -67,7 +67,7 @@ def test_music_statistics_on_hand_made_pieces():
     assert notes_per_bar(c_major, 4.0) == 8  # eight eighths fill one 4/4 bar
     assert notes_per_bar(c_major, 1.5) == pytest.approx(8 / 3)
     assert duration_histogram(c_major)["1/8"] == 1.0
-    assert duration_histogram([SimpleNote(60, 0, 1 / 3), SimpleNote(60, 1, 0.3)])["1/8 triplet"] == 0.5
+    assert duration_histogram([Tone(60, 0, 1 / 3), Tone(60, 1, 0.3)])["1/8 triplet"] == 0.5
     tune = notes_of([60, 62, 64, 65] * 3)  # the phrase played three times
     assert repeated_phrase_rate(tune) == pytest.approx(5 / 9)  # nine 4-note windows: the first four are new, the rest repeat
     assert repeated_phrase_rate(notes_of([60, 62, 64, 65, 67, 69])) == 0.0

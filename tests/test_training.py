@@ -9,7 +9,9 @@ import torch
 from seqgen.config import ModelConfig, TrainConfig
 from seqgen.models.rnn_lm import RNNLanguageModel
 from seqgen.training.checkpoint import load_model_from, open_run
+from seqgen.training.distributed import SingleProcess
 from seqgen.training.schedule import lr_at
+from seqgen.training.streams import StreamTask
 
 
 def rows(run):
@@ -56,7 +58,7 @@ def test_clipping_bounds_the_norm_and_logs_the_norm_before_clipping(char_dataset
         tcfg = TrainConfig(batch=8, seq_len=16, max_steps=5, clip=clip, clip_mode=mode)
         model = RNNLanguageModel(mcfg)
         run = create_run(tmp_path / mode, new_config(mcfg, tcfg, char_dataset, ds.meta), force=False)
-        trainer = Trainer(run, ds, model, tcfg, torch.device("cpu"))
+        trainer = Trainer(run, StreamTask(ds, tcfg, SingleProcess()), model, tcfg, torch.device("cpu"))
         seen = []
         original_step = trainer.optimizer.step
 
@@ -66,8 +68,7 @@ def test_clipping_bounds_the_norm_and_logs_the_norm_before_clipping(char_dataset
             return original_step(*a, **k)
 
         trainer.optimizer.step = spy
-        x, y = trainer._next_batch()
-        _, reported = trainer._train_step(x, y, 1e-3)
+        _, reported, _ = trainer._train_step(trainer._next_batch(), 1e-3)
         norm_after, max_after = seen[0]
         if mode == "norm":
             assert norm_after <= clip * 1.0001 < reported  # clipped, and the log shows the norm before
@@ -84,7 +85,8 @@ def test_state_is_carried_across_batches_and_reset_each_epoch(char_dataset, tmp_
     mcfg = ModelConfig(vocab_size=len(ds.vocab), hidden=16, embed=8)
     tcfg = TrainConfig(batch=16, seq_len=64, max_steps=100)
     model = RNNLanguageModel(mcfg)
-    trainer = Trainer(create_run(tmp_path / "r", new_config(mcfg, tcfg, char_dataset, ds.meta), False), ds, model, tcfg, torch.device("cpu"))
+    run = create_run(tmp_path / "r", new_config(mcfg, tcfg, char_dataset, ds.meta), False)
+    trainer = Trainer(run, StreamTask(ds, tcfg, SingleProcess()), model, tcfg, torch.device("cpu"))
     calls = []
     forward = model.forward
 
@@ -94,10 +96,9 @@ def test_state_is_carried_across_batches_and_reset_each_epoch(char_dataset, tmp_
         return logits, new_state
 
     model.forward = spy
-    per_epoch = trainer.steps_epoch0
+    per_epoch = trainer.task.steps_per_epoch
     for _ in range(per_epoch + 2):
-        x, y = trainer._next_batch()
-        trainer._train_step(x, y, 1e-3)
+        trainer._train_step(trainer._next_batch(), 1e-3)
         trainer.pos.batch_in_epoch += 1
     assert calls[0][0] is None
     assert torch.equal(calls[1][0][0], calls[0][1][0].detach())  # batch 2 starts from batch 1's final state
@@ -149,7 +150,7 @@ def test_budgets_epochs_and_time(cli, tmp_path, char_dataset):
 
 def test_patience_stops_when_validation_stops_improving(cli, tmp_path, char_dataset, monkeypatch):
     from seqgen.evaluation.likelihood import Likelihood
-    from seqgen.training import trainer as train_module
+    from seqgen.training import streams as train_module
 
     losses = iter([3.0, 2.0, 2.5, 2.6, 2.7, 2.8, 2.9])
     monkeypatch.setattr(train_module, "score_ids", lambda *a, **k: Likelihood(next(losses), 1))
@@ -211,7 +212,7 @@ def test_options_left_out_take_the_defaults_help_shows(cli, tmp_path):
 
 
 def test_divergence_stops_with_a_clear_message(cli, tmp_path, char_dataset, monkeypatch):
-    from seqgen.training import trainer as train_module
+    from seqgen.training import streams as train_module
 
     monkeypatch.setattr(train_module.F, "cross_entropy", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
     res = cli("train", char_dataset, "--out", tmp_path / "r", "--max-steps", "5", *TINY)

@@ -160,11 +160,11 @@ def novelty(samples: list[list[int]], train: np.ndarray, n: int, vocab_size: int
 
 def piece_notes(tokenizer, ids: list[int]):
     """A music id sequence as (notes, bar length in quarters) for `seqgen.music.stats`; drums left out."""
-    from seqgen.music.stats import SimpleNote
+    from seqgen.music.stats import Tone
 
     piece = tokenizer.decode_piece(ids)
     spq = tokenizer.spq
-    notes = [SimpleNote(n.pitch, n.start / spq, n.dur / spq) for n in piece.notes if not n.drum]
+    notes = [Tone(n.pitch, n.start / spq, n.dur / spq) for n in piece.notes if not n.drum]
     num, den = piece.time_signature
     return notes, num * 4 / den
 

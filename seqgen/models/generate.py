@@ -74,7 +74,7 @@ def cpu_generator(seed: int | None) -> torch.Generator:
 
 
 @torch.no_grad()
-def _sample_steps(
+def _draw_steps(
     model: RNNLanguageModel,
     primes: Sequence[Sequence[int]],
     copies: int,
@@ -104,7 +104,7 @@ def _sample_steps(
             last, state = step(ids.to(device), state)  # (rows, V)
 
 
-def stream(
+def sample_steps(
     model: RNNLanguageModel,
     prime: Sequence[int],
     cfg: SampleConfig,
@@ -118,7 +118,7 @@ def stream(
     """
     if not prime:
         raise ValueError("generation needs at least one primer id")
-    return _sample_steps(model, [prime], cfg.num, cfg, device, eos_id)
+    return _draw_steps(model, [prime], cfg.num, cfg, device, eos_id)
 
 
 def generate(
@@ -130,7 +130,7 @@ def generate(
 ) -> list[list[int]]:
     """`cfg.num` continuations of `prime`, each at most `cfg.length` ids."""
     outputs: list[list[int]] = [[] for _ in range(cfg.num)]
-    for step in stream(model, prime, cfg, device, eos_id):
+    for step in sample_steps(model, prime, cfg, device, eos_id):
         for out, tok in zip(outputs, step):
             if tok is not None:
                 out.append(tok)
@@ -145,7 +145,7 @@ def continue_batch(
 ) -> list[list[int]]:
     """`cfg.length` ids after each of several primers of one length, drawn as one batch (temperature or greedy)."""
     outputs: list[list[int]] = [[] for _ in primes]
-    for step in _sample_steps(model, primes, 1, cfg, device, eos_id=None):
+    for step in _draw_steps(model, primes, 1, cfg, device, eos_id=None):
         for out, tok in zip(outputs, step):
             out.append(tok)  # type: ignore[arg-type]  (never None without an eos)
     return outputs
@@ -234,14 +234,14 @@ def _set_aside_finished(top, origin, token, seqs, K, eos_id, length, alpha, fini
     return keep_top, keep_origin, keep_token
 
 
-def beam_stream(
+def beam_steps(
     model: RNNLanguageModel,
     prime: Sequence[int],
     cfg: SampleConfig,
     device: torch.device | str = "cpu",
     eos_id: int | None = None,
 ) -> Iterator[list[int | None]]:
-    """Beam search in `stream`'s shape: the `cfg.num` best hypotheses, step by step (None once one has ended)."""
+    """Beam search in `sample_steps`'s shape: the `cfg.num` best hypotheses, step by step (None once one has ended)."""
     if not prime:
         raise ValueError("generation needs at least one primer id")
     best = beam_search(model, [prime], cfg.beam or 1, cfg.length, device, eos_id if cfg.stop_at_eos else None, keep=cfg.num)[0]

@@ -193,14 +193,9 @@ def prepare_music(
     drums: bool = False,
     jobs: int | None = None,
 ) -> MusicReport:
+    """Sources -> pieces (each with its split) -> tokens (transposed copies in train) -> a dataset folder."""
     check_split_fractions(val, test)
-    if level is None:  # a built-in corpus's own default, else melody
-        found = [c for c in (corpora.find(s) for s in specs) if c is not None and c.kind == "music"]
-        level = found[0].default_level if found else "melody"
-    if level not in LEVELS:
-        raise UsageError(f"--level must be melody or notes for music, not {level!r}")
-    if drums and level == "melody":
-        raise UsageError("--drums needs --level notes (a melody has no drums)")
+    level = _music_level(specs, level, drums)
     shifts = parse_transpose(transpose)
     cls = TOKENIZERS[level]
     settings = cls.make_settings(steps_per_quarter, velocity_bins, tracks, drums, key_normalize)
@@ -209,46 +204,9 @@ def prepare_music(
     check_inputs_outside(out, files)
     report = MusicReport(level=level, fractions={"val": val, "test": test}, out=Path(out))
 
-    pieces: list[Piece] = []
-    splits: list[str] = []
-    seen: dict[str, str] = {}  # sha256 -> the file kept
-    for name, digest, songs, reason in load_all(files, jobs):
-        if songs is None:
-            report.skipped.append((name, reason or "unreadable"))
-            continue
-        if duplicate := duplicate_reason(seen, digest, name):
-            report.skipped.append((name, duplicate))
-            continue
-        report.files += 1
-        report.sources.append({"name": name, "sha256": digest})
-        for place, song in enumerate(songs):
-            label = name if song.name == Path(name).name else f"{Path(name).parent / song.name}"
-            try:
-                ex = extractor.extract(song)
-            except InputError as exc:
-                report.skipped.append((label, exc.message))
-                continue
-            if not ex.piece.notes:
-                report.skipped.append((label, "no notes" + ("" if drums else " (outside drum tracks)")))
-                continue
-            report.dropped.update(ex.dropped)
-            report.shortened.update(ex.shortened)
-            report.notes += len(ex.piece.notes)
-            ex.piece.name = label
-            pieces.append(ex.piece)
-            splits.append(split_of(f"{digest}:{place}", val, test))
-    if not pieces:
-        reasons = "; ".join(f"{Path(n).name}: {r}" for n, r in report.skipped[:3])
-        raise InputError(f"no usable music in the input ({reasons or 'nothing given'})", "pass MIDI files or scores with notes")
-
-    token_lists: list[tuple[str, list[str]]] = []
-    for piece, split in zip(pieces, splits):
-        for shift in shifts if split == "train" else [0]:
-            moved = transpose_piece(piece, shift, report.dropped if shift else None)
-            if moved.notes:
-                token_lists.append((split, extractor.encode_piece(moved)))
-                report.transposed += shift != 0
-    tokenizer = cls.fit((t for _, t in token_lists), {**settings, **_defaults(pieces)})
+    pieces = read_pieces(files, extractor, report, jobs)
+    token_lists = _token_lists(pieces, shifts, extractor, report)
+    tokenizer = cls.fit((t for _, t in token_lists), {**settings, **_defaults([p for p, _ in pieces])})
     report.pieces = dict(Counter(s for s, _ in token_lists))
     report.empty_splits = [s for s in ("val", "test") if report.fractions[s] > 0 and not report.pieces.get(s)]
     if len(tokenizer.vocab) - 2 < 2:
@@ -272,6 +230,66 @@ def prepare_music(
     report.splits = write_dataset(Path(out), tokenizer, force, fill, report.sources, report.skipped, stats)
     report.vocab_size = len(tokenizer.vocab)
     return report
+
+
+def _music_level(specs: list[str], level: str | None, drums: bool) -> str:
+    """The token level asked for, else a built-in corpus's own default, else melody; checked against --drums."""
+    if level is None:
+        found = [c for c in (corpora.find(s) for s in specs) if c is not None and c.kind == "music"]
+        level = found[0].default_level if found else "melody"
+    if level not in LEVELS:
+        raise UsageError(f"--level must be melody or notes for music, not {level!r}")
+    if drums and level == "melody":
+        raise UsageError("--drums needs --level notes (a melody has no drums)")
+    return level
+
+
+def read_pieces(files: list[Path], extractor: MusicTokenizer, report: MusicReport, jobs: int | None = None) -> list[tuple[Piece, str]]:
+    """Every usable piece of the files with its split; each distinct file read once. What cannot be used (a file,
+    a song in a book, a piece without notes) is skipped with its reason in `report`, never an error, unless nothing is left."""
+    val, test = report.fractions["val"], report.fractions["test"]
+    pieces: list[tuple[Piece, str]] = []
+    seen: dict[str, str] = {}  # sha256 -> the file kept
+    for name, digest, songs, reason in load_all(files, jobs):
+        if songs is None:
+            report.skipped.append((name, reason or "unreadable"))
+            continue
+        if duplicate := duplicate_reason(seen, digest, name):
+            report.skipped.append((name, duplicate))
+            continue
+        report.files += 1
+        report.sources.append({"name": name, "sha256": digest})
+        for place, song in enumerate(songs):
+            label = name if song.name == Path(name).name else f"{Path(name).parent / song.name}"
+            try:
+                ex = extractor.extract(song)
+            except InputError as exc:
+                report.skipped.append((label, exc.message))
+                continue
+            if not ex.piece.notes:
+                report.skipped.append((label, "no notes" + ("" if extractor.drums else " (outside drum tracks)")))
+                continue
+            report.dropped.update(ex.dropped)
+            report.shortened.update(ex.shortened)
+            report.notes += len(ex.piece.notes)
+            ex.piece.name = label
+            pieces.append((ex.piece, split_of(f"{digest}:{place}", val, test)))
+    if not pieces:
+        reasons = "; ".join(f"{Path(n).name}: {r}" for n, r in report.skipped[:3])
+        raise InputError(f"no usable music in the input ({reasons or 'nothing given'})", "pass MIDI files or scores with notes")
+    return pieces
+
+
+def _token_lists(pieces: list[tuple[Piece, str]], shifts: list[int], extractor: MusicTokenizer, report: MusicReport) -> list[tuple[str, list[str]]]:
+    """(split, tokens) per piece, and per transposed copy of each training piece."""
+    token_lists: list[tuple[str, list[str]]] = []
+    for piece, split in pieces:
+        for shift in shifts if split == "train" else [0]:
+            moved = transpose_piece(piece, shift, report.dropped if shift else None)
+            if moved.notes:
+                token_lists.append((split, extractor.encode_piece(moved)))
+                report.transposed += shift != 0
+    return token_lists
 
 
 def _defaults(pieces: list[Piece]) -> dict:

@@ -15,7 +15,7 @@ from typing import Callable
 from seqgen.config import SampleConfig
 from seqgen.errors import InputError, UsageError
 from seqgen.files import atomic_write_bytes
-from seqgen.models.generate import beam_stream, stream
+from seqgen.models.generate import beam_steps, sample_steps
 from seqgen.music.midi_io import MIDI_SUFFIXES
 from seqgen.music.scores import SCORE_SUFFIXES
 from seqgen.music.tokens import EOS, MusicTokenizer, Note, Piece, bar_steps, parse_time_signature, read_songs
@@ -128,7 +128,7 @@ def sample_music(model, tokenizer: MusicTokenizer, cfg: SampleConfig, opts: Musi
     limits: list[int | None] = [None] * cfg.num
     done = [False] * cfg.num
     eos = tokenizer.vocab.id_of("eos")
-    steps = (beam_stream if getattr(cfg, "beam", None) else stream)(model, context, cfg, device, eos)
+    steps = (beam_steps if getattr(cfg, "beam", None) else sample_steps)(model, context, cfg, device, eos)
     for step in steps:
         for i, tok in enumerate(step):
             if tok is None or done[i]:

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Iterable, NamedTuple, Sequence
 
 
-class SimpleNote(NamedTuple):
+class Tone(NamedTuple):
     pitch: int  # MIDI pitch 0-127
     onset: float  # in quarter notes from the piece's start
     dur: float  # in quarter notes, > 0
@@ -24,7 +24,7 @@ DURATIONS = {"1/16": 0.25, "1/8 triplet": 1 / 3, "1/8": 0.5, "dotted 1/8": 0.75,
 PHRASE = 4  # notes in a phrase for the repeated-phrase rate
 
 
-def pitch_class_histogram(notes: Sequence[SimpleNote]) -> list[float]:
+def pitch_class_histogram(notes: Sequence[Tone]) -> list[float]:
     """Share of notes on each pitch class C, C#, …, B (sums to 1; all zeros for no notes)."""
     counts = [0] * 12
     for n in notes:
@@ -38,12 +38,12 @@ def total_variation(p: Sequence[float], q: Sequence[float]) -> float:
     return 0.5 * sum(abs(a - b) for a, b in zip(p, q))
 
 
-def pitch_range(notes: Sequence[SimpleNote]) -> int:
+def pitch_range(notes: Sequence[Tone]) -> int:
     """Highest minus lowest pitch, in semitones (0 for no notes)."""
     return max(n.pitch for n in notes) - min(n.pitch for n in notes) if notes else 0
 
 
-def notes_per_bar(notes: Sequence[SimpleNote], bar_quarters: float = 4.0) -> float:
+def notes_per_bar(notes: Sequence[Tone], bar_quarters: float = 4.0) -> float:
     """Notes per bar over the bars from the first bar line to the end of the last note."""
     if not notes:
         return 0.0
@@ -59,14 +59,14 @@ def duration_label(dur: float, tolerance: float = 0.02) -> str:
     return "other"
 
 
-def duration_histogram(notes: Sequence[SimpleNote]) -> dict[str, float]:
+def duration_histogram(notes: Sequence[Tone]) -> dict[str, float]:
     """Share of notes in each named duration (keys in DURATIONS' order, then "other")."""
     counts = Counter(duration_label(n.dur) for n in notes)
     total = sum(counts.values())
     return {label: (counts[label] / total if total else 0.0) for label in [*DURATIONS, "other"]}
 
 
-def scale_consistency(notes: Sequence[SimpleNote]) -> float:
+def scale_consistency(notes: Sequence[Tone]) -> float:
     """Share of notes inside the best-fitting key's scale (major, or harmonic minor), as in Mogren (2016).
 
     The key is the one of the 24 scales that holds the most notes, so this is also how tonal a piece is.
@@ -81,7 +81,7 @@ def scale_consistency(notes: Sequence[SimpleNote]) -> float:
     return best / len(notes)
 
 
-def repeated_phrase_rate(notes: Sequence[SimpleNote], size: int = PHRASE) -> float:
+def repeated_phrase_rate(notes: Sequence[Tone], size: int = PHRASE) -> float:
     """Share of `size`-note phrases (pitches and durations) that already occurred earlier in the piece.
 
     Folk tunes repeat whole sections (AABB), so a good share is expected; a model stuck in a loop scores near 1.
@@ -103,7 +103,7 @@ def _mean(values: Iterable[float]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def piece_set_stats(pieces: Sequence[tuple[Sequence[SimpleNote], float]]) -> dict:
+def piece_set_stats(pieces: Sequence[tuple[Sequence[Tone], float]]) -> dict:
     """Statistics of a set of (notes, bar length in quarters) pieces; per-piece figures are averaged over pieces with notes."""
     played = [(notes, bar) for notes, bar in pieces if notes]
     everything = [n for notes, _ in played for n in notes]
@@ -121,7 +121,7 @@ def piece_set_stats(pieces: Sequence[tuple[Sequence[SimpleNote], float]]) -> dic
     }
 
 
-def compare(generated: Sequence[tuple[Sequence[SimpleNote], float]], held_out: Sequence[tuple[Sequence[SimpleNote], float]]) -> dict:
+def compare(generated: Sequence[tuple[Sequence[Tone], float]], held_out: Sequence[tuple[Sequence[Tone], float]]) -> dict:
     """Generated and held-out statistics side by side, with the pitch-class histogram distance between them."""
     gen, ref = piece_set_stats(generated), piece_set_stats(held_out)
     distance = total_variation(gen["pitch_class_histogram"], ref["pitch_class_histogram"]) if gen["notes"] and ref["notes"] else None

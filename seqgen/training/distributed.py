@@ -3,7 +3,7 @@ the few collective operations the trainer needs.
 
 Each rank trains its share of the `--batch` parallel streams; DDP averages the gradients, so N ranks
 with B/N streams each take the same steps as one process with B streams (to float rounding). Rank 0
-alone writes the run folder. A single process (no torchrun) gets `Single`, whose methods cost nothing.
+alone writes the run folder. A single process (no torchrun) gets `SingleProcess`, whose methods cost nothing.
 
 Random streams: every rank seeds torch with `--seed` and so draws the same initial weights (DDP would copy rank 0's
 anyway). From the first step each rank draws its own dropout masks, as the streams of one process's batch would:
@@ -14,7 +14,7 @@ a stream seeded from the seed and its rank. The data order does not use torch's 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
 from datetime import timedelta
 
 import numpy as np
@@ -25,16 +25,16 @@ from seqgen.errors import UsageError
 from seqgen.models.rnn_lm import State
 
 
-@dataclass
-class Single:
-    """One process: rank 0 of 1; every collective is the identity."""
+class ProcessGroup(ABC):
+    """The processes a run trains in, as the trainer sees them: this process's rank among `world`, the share of the
+    `--batch` streams it trains, and the few collectives it needs. `SingleProcess` or `DistributedGroup`."""
 
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
+    def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0):
+        self.rank, self.world, self.local_rank = rank, world, local_rank
 
     @property
     def is_main(self) -> bool:
+        """Rank 0: the one process that writes the run folder."""
         return self.rank == 0
 
     def shard(self, batch: int) -> slice:
@@ -47,9 +47,6 @@ class Single:
         per = batch // self.world
         return slice(self.rank * per, (self.rank + 1) * per)
 
-    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-        return model
-
     def own_random_stream(self, seed: int, step: int = 0) -> None:
         """From here on, draw dropout masks from this rank's own stream (see the module docstring); rank 0 keeps its.
 
@@ -58,20 +55,53 @@ class Single:
         if self.rank:
             torch.manual_seed(rank_seed(seed, self.rank, step))  # the CPU and every GPU generator
 
+    def gather_state(self, state: State | None) -> State | None:
+        """All ranks' recurrent states joined along the batch: (L, B/N, H) each -> (L, B, H)."""
+        if state is None or self.world == 1:
+            return state
+        parts = list(state) if isinstance(state, tuple) else [state]
+        joined = [torch.cat(self.gather(part), dim=1) for part in parts]  # (L, B, H), rank order = stream order
+        return tuple(joined) if isinstance(state, tuple) else joined[0]
+
+    @abstractmethod
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        """The module the training step calls: the model, or DDP around it."""
+
+    @abstractmethod
     def agree(self, values: list[float]) -> list[float]:
         """The maximum of each value over all ranks (stop flags, budget used), so all ranks decide alike."""
+
+    @abstractmethod
+    def mean(self, values: list[float]) -> list[float]:
+        """The mean of each value over all ranks."""
+
+    @abstractmethod
+    def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        """Every rank's `tensor` (the same shape on each), in rank order."""
+
+    @abstractmethod
+    def barrier(self) -> None:
+        """Wait until every rank is here."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Leave the group."""
+
+
+class SingleProcess(ProcessGroup):
+    """One process (no torchrun): rank 0 of 1; every collective is the identity and costs nothing."""
+
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        return model
+
+    def agree(self, values: list[float]) -> list[float]:
         return values
 
     def mean(self, values: list[float]) -> list[float]:
         return values
 
     def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
-        """Every rank's `tensor` (the same shape on each), in rank order."""
         return [tensor]
-
-    def gather_state(self, state: State | None) -> State | None:
-        """All ranks' recurrent states joined along the batch: (L, B/N, H) each -> (L, B, H)."""
-        return state
 
     def barrier(self) -> None:
         pass
@@ -80,7 +110,7 @@ class Single:
         pass
 
 
-class Distributed(Single):
+class DistributedGroup(ProcessGroup):
     """One of several processes started by torchrun; gloo on the CPU, NCCL on CUDA."""
 
     def __init__(self, rank: int, world: int, local_rank: int, device: torch.device):
@@ -113,13 +143,6 @@ class Distributed(Single):
         dist.all_gather(pieces, tensor)
         return pieces
 
-    def gather_state(self, state: State | None) -> State | None:
-        if state is None:
-            return None
-        parts = list(state) if isinstance(state, tuple) else [state]
-        joined = [torch.cat(self.gather(part), dim=1) for part in parts]  # (L, B, H), rank order = stream order
-        return tuple(joined) if isinstance(state, tuple) else joined[0]
-
     def barrier(self) -> None:
         dist.barrier()
 
@@ -149,14 +172,14 @@ def local_device(device: torch.device, local_rank: int) -> torch.device:
     return device
 
 
-def setup(device: torch.device) -> tuple[Single, torch.device]:
-    """The process group for this process (Single outside torchrun) and the device it trains on."""
+def setup(device: torch.device) -> tuple[ProcessGroup, torch.device]:
+    """The process group for this process (SingleProcess outside torchrun) and the device it trains on."""
     found = launched()
     if found is None:
-        return Single(), device
+        return SingleProcess(), device
     rank, world, local_rank = found
     device = local_device(device, local_rank)
-    return Distributed(rank, world, local_rank, device), device
+    return DistributedGroup(rank, world, local_rank, device), device
 
 
 def is_main_process() -> bool:

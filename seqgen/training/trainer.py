@@ -1,14 +1,14 @@
-"""The training loop: truncated BPTT over parallel streams, clipping, schedule, evaluation,
-checkpoints, exact resume and clean stops on signals.
+"""The one training loop: optimizer, schedule, clipping, budgets, validation and patience, best weights,
+checkpoints, exact resume, clean stops on signals, torchrun and metrics rows.
 
-Nothing here knows whether the ids are characters, words or notes.
+What a kind of model learns (its batches, loss and validation score) comes from a `Task`
+(`seqgen.training.task`); nothing here knows whether the ids are characters, words, notes or frames.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import random
 import shlex
 import signal
 import sys
@@ -17,20 +17,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
-from torch.nn import functional as F
 from tqdm import tqdm
 
 from seqgen.config import TrainConfig
-from seqgen.data.dataset import Dataset, steps_per_epoch, stream_view
-from seqgen.errors import Interrupted, SeqgenError, TrainingDiverged, UsageError
-from seqgen.evaluation.likelihood import score_ids
+from seqgen.errors import Interrupted, SeqgenError, TrainingDiverged
 from seqgen.files import atomic_write_bytes
-from seqgen.models.rnn_lm import RNNLanguageModel, State, detach_state
 from seqgen.training.checkpoint import METRICS, Run, save_checkpoint
-from seqgen.training.distributed import Single
+from seqgen.training.distributed import ProcessGroup, SingleProcess
 from seqgen.training.schedule import lr_at
+from seqgen.training.task import Task
 from seqgen.training.threads import ThroughputWatch
 
 Log = Callable[[str], None]
@@ -64,22 +60,8 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-def check_corpus_size(n_tokens: int, cfg: TrainConfig) -> None:
-    need = cfg.batch * cfg.seq_len + 1
-    if n_tokens < need:
-        raise UsageError(
-            f"the training split has {n_tokens:,} tokens, too few for --batch {cfg.batch} × --seq-len {cfg.seq_len} (needs {need:,})",
-            f"lower --batch or --seq-len (e.g. --batch {max(1, (n_tokens - 1) // cfg.seq_len)}) or add more text",
-        )
-
-
 def resume_command(run: Path) -> str:
     return f"seqgen train --resume {shlex.quote(str(run))}"
-
-
-def epoch_offset(seed: int, epoch: int, slack: int) -> int:
-    """A fresh start offset each epoch, so windows do not always begin at the same tokens."""
-    return random.Random(f"{seed}:{epoch}").randrange(slack + 1) if slack > 0 else 0
 
 
 class SignalFlag:
@@ -112,31 +94,24 @@ class Trainer:
     def __init__(
         self,
         run: Run,
-        dataset: Dataset,
-        model: RNNLanguageModel,
+        task: Task,
+        model: torch.nn.Module,
         cfg: TrainConfig,
         device: torch.device,
         log: Log = lambda msg: None,
         progress_bar: bool = False,
-        group: Single | None = None,
+        group: ProcessGroup | None = None,
     ):
-        self.run, self.dataset, self.model, self.cfg, self.device = run, dataset, model, cfg, device
-        self.group = group or Single()  # under torchrun: this rank, its streams and the collectives
+        self.run, self.task, self.model, self.cfg, self.device = run, task, model, cfg, device
+        self.group = group or SingleProcess()  # under torchrun: this rank, its share of each batch and the collectives
         self.net = self.group.wrap(model, device)  # the model itself, or DDP around it
         # The weights were drawn from --seed alike on every rank (and DDP has just copied rank 0's to the others);
-        # the dropout masks must differ, as they do between the streams of one process's batch.
+        # the dropout masks must differ, as they do between the rows of one process's batch.
         self.group.own_random_stream(cfg.seed)
         self.log, self.progress_bar = log, progress_bar
-        self.train_ids = dataset.split("train")
-        self.val_ids = dataset.split("val")
-        check_corpus_size(len(self.train_ids), cfg)
-        self.view = stream_view(self.train_ids, cfg.batch)[self.group.shard(cfg.batch)]  # (B / ranks, per_stream + 1), no copy
-        self.per_stream = self.view.shape[1] - 1
-        self.steps_epoch0 = steps_per_epoch(len(self.train_ids), cfg.batch, cfg.seq_len)
         opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
         self.optimizer = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.pos = Position()
-        self.state: State | None = None
         self.history: list[dict] = []
         self.last_val: float | None = None
         self.saved_step = -1
@@ -151,38 +126,33 @@ class Trainer:
         if cfg.max_steps:
             parts.append(pos.step / cfg.max_steps)
         if cfg.epochs:
-            parts.append((pos.epoch + pos.batch_in_epoch / max(1, self.steps_epoch0)) / cfg.epochs)
+            parts.append((pos.epoch + pos.batch_in_epoch / max(1, self.task.steps_per_epoch)) / cfg.epochs)
         if cfg.time_limit:
             parts.append(pos.elapsed / cfg.time_limit)
         return max(parts)
 
-    def _offset(self, epoch: int) -> int:
-        return epoch_offset(self.cfg.seed, epoch, self.per_stream - self.steps_epoch0 * self.cfg.seq_len)
-
-    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        cfg, pos = self.cfg, self.pos
-        offset = self._offset(pos.epoch)
-        if pos.batch_in_epoch >= (self.per_stream - offset) // cfg.seq_len:
+    def _next_batch(self) -> Any:
+        """The batch at the current position, moving to the next epoch when this one has no more."""
+        pos = self.pos
+        batch = self.task.batch(pos.epoch, pos.batch_in_epoch, self.device)
+        if batch is None:
             pos.epoch, pos.batch_in_epoch = pos.epoch + 1, 0
-            self.state = None  # a new epoch starts every stream afresh
-            offset = self._offset(pos.epoch)
-        start = offset + pos.batch_in_epoch * cfg.seq_len
-        window = torch.from_numpy(np.asarray(self.view[:, start : start + cfg.seq_len + 1], dtype=np.int64))
-        window = window.to(self.device)
-        return window[:, :-1], window[:, 1:]  # (B, T) inputs, (B, T) targets
+            self.task.new_epoch()
+            batch = self.task.batch(pos.epoch, 0, self.device)
+            if batch is None:
+                raise SeqgenError("the training split yields no batch", "add data or lower --batch")
+        return batch
 
     # ------------------------------------------------------------ state for checkpoints
 
     def state_dict(self) -> dict[str, Any]:
-        state = self.group.gather_state(self.state)  # all streams, so any number of ranks can resume
-        hidden = [] if state is None else list(state) if isinstance(state, tuple) else [state]
         rng_cpu = self._gather_rng(torch.get_rng_state())
         out = {
             "position": asdict(self.pos),
             "optimizer": self.optimizer.state_dict(),
             "rng_cpu": rng_cpu[0],  # rank 0's, the one key older checkpoints have
             "rng_cpu_ranks": rng_cpu,  # every rank's, in rank order
-            "hidden": [h.detach().cpu() for h in hidden],
+            "hidden": self.task.carried(),  # a collective under torchrun: all ranks' rows
         }
         if self.device.type == "cuda":
             rng_cuda = self._gather_rng(torch.cuda.get_rng_state(self.device))
@@ -196,8 +166,7 @@ class Trainer:
         self.pos = Position(**saved["position"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self._restore_rng(saved)
-        hidden = [h[:, self.group.shard(self.cfg.batch)].to(self.device) for h in saved["hidden"]]  # this rank's streams
-        self.state = None if not hidden else tuple(hidden) if len(hidden) == 2 else hidden[0]
+        self.task.restore_carried(saved["hidden"], self.device)
         self.saved_step = self.pos.step  # the checkpoint we resume from
         if self.group.is_main:
             self._truncate_metrics()
@@ -206,7 +175,7 @@ class Trainer:
         """Each rank continues the random stream it saved, so a resumed run ends bit for bit where a straight one would.
 
         Resumed with a different number of processes, rank r continues saved stream r where there is one; a rank
-        beyond the saved ones starts a fresh stream (`Single.own_random_stream` at this step), and saved streams
+        beyond the saved ones starts a fresh stream (`ProcessGroup.own_random_stream` at this step), and saved streams
         beyond the running ranks are left unused. Every rank still draws its own masks, so the run continues in
         distribution, not bit for bit.
         """
@@ -252,13 +221,12 @@ class Trainer:
 
     # ------------------------------------------------------------ the loop
 
-    def _train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[float, float]:
+    def _train_step(self, batch: Any, lr: float) -> tuple[float, float, int]:
+        """One optimizer step: (loss, gradient norm before clipping, predictions made)."""
         cfg = self.cfg
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        logits, state = self.net(x, self.state)  # (B, T, V)
-        self.state = detach_state(state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+        loss, count = self.task.loss(self.net, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for p in self.model.parameters() if p.grad is not None]
@@ -269,11 +237,11 @@ class Trainer:
             if cfg.clip > 0:
                 torch.nn.utils.clip_grad_value_(params, cfg.clip)
         self.optimizer.step()
-        return loss.item(), grad_norm.item()
+        return loss.item(), grad_norm.item(), count
 
     def _validate(self, should_stop: Callable[[], bool]) -> bool:
-        """A full pass over val.bin, a metrics row and a checkpoint; False if a signal cut it short."""
-        result = score_ids(self.model, self.val_ids, self.cfg.batch, self.cfg.seq_len, self.device, should_stop)
+        """A full pass over the validation split, a metrics row and a checkpoint; False if a signal cut it short."""
+        result = self.task.validate(self.model, self.device, should_stop)
         if result is None:
             return False
         pos, val = self.pos, result.nats
@@ -293,85 +261,98 @@ class Trainer:
         self.saved_step = self.pos.step
 
     def fit(self) -> TrainResult:
-        cfg, pos = self.cfg, self.pos
-        explode_at = 2 * math.log(self.model.cfg.vocab_size) + 10  # far worse than guessing uniformly
-        has_val = len(self.val_ids) >= 2
+        """Train until the budget is used, patience runs out or a signal arrives; checkpoint at the end."""
+        has_val = self.task.has_validation
         if not has_val:
             self.log("warning: the dataset has no validation split; the last weights are kept as the best")
-        bar = tqdm(
-            total=cfg.max_steps, initial=pos.step, unit="step", file=sys.stderr, disable=not self.progress_bar,
+        self.bar = tqdm(
+            total=self.cfg.max_steps, initial=self.pos.step, unit="step", file=sys.stderr, disable=not self.progress_bar,
             dynamic_ncols=True, leave=False,
         )
-        reason = "budget"
         self.model.train()
-        with SignalFlag() as flag, bar:
-            tick = row_start = time.perf_counter()
-            row_tokens = 0
-            while True:
-                # evaluation is due (also right after resuming from a checkpoint taken before it)
-                if has_val and pos.step > 0 and pos.step % cfg.eval_every == 0 and pos.last_eval_step != pos.step:
-                    # under torchrun all ranks finish the pass: a signal is agreed on at the next step
-                    done = self._validate(lambda: flag.signum is not None and self.group.world == 1)
-                    now = time.perf_counter()
-                    row_start += now - tick  # validation time does not count against training throughput
-                    pos.elapsed, tick = pos.elapsed + (now - tick), now
-                    if not done:
-                        break  # a signal during validation: checkpoint below, validate again on resume
-                    bar.set_postfix_str(self._postfix())
-                    if cfg.patience and pos.evals_since_best >= cfg.patience:
-                        reason = "patience"
-                        break
-                progress = self.progress()
-                if self.group.world > 1:  # all ranks stop at the same step and use the same learning rate
-                    signum, progress = self.group.agree([float(flag.signum or 0), progress])
-                    flag.signum = flag.signum or int(signum) or None
-                if flag.signum is not None or progress >= 1.0:
-                    break
-                x, y = self._next_batch()
-                lr = lr_at(cfg, pos.step, progress)
-                loss, grad_norm = self._train_step(x, y, lr)
-                if not math.isfinite(loss) or loss > explode_at:
-                    raise TrainingDiverged(
-                        f"training diverged at step {pos.step + 1} (loss {loss:.4g}); nothing after the last checkpoint was saved",
-                        "resume or retrain with a lower --lr or a smaller --clip",
-                    )
-                pos.step += 1
-                pos.batch_in_epoch += 1
-                pos.tokens += x.numel() * self.group.world
-                pos.acc_loss += loss
-                pos.acc_grad += grad_norm
-                pos.acc_n += 1
-                row_tokens += x.numel() * self.group.world
-                now = time.perf_counter()
-                pos.elapsed, tick = pos.elapsed + (now - tick), now
-                bar.update(1)
-                if pos.step % cfg.log_every == 0:
-                    rate = row_tokens / max(1e-9, now - row_start)
-                    (train_loss,) = self.group.mean([pos.acc_loss / pos.acc_n])  # over all ranks' streams
-                    self._write_row({
-                        "step": pos.step, "tokens": pos.tokens, "train_loss": train_loss, "lr": lr,
-                        "grad_norm": pos.acc_grad / pos.acc_n, "tokens_per_s": round(rate, 1), "elapsed_s": round(pos.elapsed, 3),
-                    })
-                    pos.acc_loss = pos.acc_grad = 0.0
-                    pos.acc_n = 0
-                    row_start, row_tokens = now, 0
-                    warning = self.watch.add(rate)
-                    if warning:
-                        self.log(warning)
-                    bar.set_postfix_str(self._postfix(rate))
-
-            if flag.signum is not None:
-                self._checkpoint(best=not has_val)
-                raise Interrupted(
-                    f"{signal.Signals(flag.signum).name} at step {pos.step}; checkpoint saved",
-                    flag.signum,
-                    f"continue with: {resume_command(self.run.path)}",
-                )
-            if has_val and reason == "budget" and pos.last_eval_step != pos.step:
-                self._validate(lambda: False)
-            elif self.saved_step != pos.step:
-                self._checkpoint(best=not has_val)
+        with SignalFlag() as flag, self.bar:
+            reason = self._loop(flag, has_val)
+            self._finish(flag, has_val, reason)
+        pos = self.pos
         return TrainResult(pos.step, pos.tokens, pos.elapsed, pos.best_val, self.last_val, reason, self.history)
+
+    def _loop(self, flag: SignalFlag, has_val: bool) -> str:
+        """Steps, with validation when due; returns why it stopped: "budget", "patience" or "signal"."""
+        cfg, pos = self.cfg, self.pos
+        self.clock = _Clock()
+        while True:
+            # evaluation is due (also right after resuming from a checkpoint taken before it)
+            if has_val and pos.step > 0 and pos.step % cfg.eval_every == 0 and pos.last_eval_step != pos.step:
+                # under torchrun all ranks finish the pass: a signal is agreed on at the next step
+                done = self._validate(lambda: flag.signum is not None and self.group.world == 1)
+                pos.elapsed += self.clock.pause()  # validation time counts against the budget, not the throughput
+                if not done:
+                    return "signal"  # a signal during validation: checkpoint, validate again on resume
+                self.bar.set_postfix_str(self._postfix())
+                if cfg.patience and pos.evals_since_best >= cfg.patience:
+                    return "patience"
+            progress = self.progress()
+            if self.group.world > 1:  # all ranks stop at the same step and use the same learning rate
+                signum, progress = self.group.agree([float(flag.signum or 0), progress])
+                flag.signum = flag.signum or int(signum) or None
+            if flag.signum is not None:
+                return "signal"
+            if progress >= 1.0:
+                return "budget"
+            self._step(lr_at(cfg, pos.step, progress))
+
+    def _step(self, lr: float) -> None:
+        """One training step and its bookkeeping: position, running sums, a metrics row every --log-every steps."""
+        pos = self.pos
+        loss, grad_norm, count = self._train_step(self._next_batch(), lr)
+        if not math.isfinite(loss) or loss > self.task.diverged_above:
+            raise TrainingDiverged(
+                f"training diverged at step {pos.step + 1} (loss {loss:.4g}); nothing after the last checkpoint was saved",
+                "resume or retrain with a lower --lr or a smaller --clip",
+            )
+        if self.group.world > 1:
+            (count,) = [round(c) for c in self.group.mean([float(count)])]
+        counted = count * self.group.world
+        pos.step += 1
+        pos.batch_in_epoch += 1
+        pos.tokens += counted
+        pos.acc_loss += loss
+        pos.acc_grad += grad_norm
+        pos.acc_n += 1
+        pos.elapsed += self.clock.tick(counted)
+        self.bar.update(1)
+        if pos.step % self.cfg.log_every == 0:
+            self._log_row(lr)
+
+    def _log_row(self, lr: float) -> None:
+        pos = self.pos
+        rate = self.clock.rate()
+        (train_loss,) = self.group.mean([pos.acc_loss / pos.acc_n])  # over all ranks' rows
+        self._write_row({
+            "step": pos.step, "tokens": pos.tokens, "train_loss": train_loss, "lr": lr,
+            "grad_norm": pos.acc_grad / pos.acc_n, "tokens_per_s": round(rate, 1), "elapsed_s": round(pos.elapsed, 3),
+        })
+        pos.acc_loss = pos.acc_grad = 0.0
+        pos.acc_n = 0
+        warning = self.watch.add(rate)
+        if warning:
+            self.log(warning)
+        self.bar.set_postfix_str(self._postfix(rate))
+
+    def _finish(self, flag: SignalFlag, has_val: bool, reason: str) -> None:
+        """The last checkpoint: after a signal (then raise Interrupted), a final validation, or the last weights."""
+        pos = self.pos
+        if flag.signum is not None:
+            self._checkpoint(best=not has_val)
+            raise Interrupted(
+                f"{signal.Signals(flag.signum).name} at step {pos.step}; checkpoint saved",
+                flag.signum,
+                f"continue with: {resume_command(self.run.path)}",
+            )
+        if has_val and reason == "budget" and pos.last_eval_step != pos.step:
+            self._validate(lambda: False)
+        elif self.saved_step != pos.step:
+            self._checkpoint(best=not has_val)
 
     def _postfix(self, rate: float | None = None) -> str:
         parts = []
@@ -385,3 +366,32 @@ class Trainer:
         if self.cfg.time_limit:
             parts.append(f"left {max(0.0, self.cfg.time_limit - self.pos.elapsed) / 60:.1f}m")
         return ", ".join(parts)
+
+
+class _Clock:
+    """Training time and throughput: time spent validating counts toward the budget, not against tokens/s."""
+
+    def __init__(self) -> None:
+        self.tick_at = self.row_start = time.perf_counter()
+        self.row_tokens = 0
+
+    def tick(self, tokens: int) -> float:
+        """Seconds since the last tick (a step's time), counting `tokens` into the current row."""
+        now = time.perf_counter()
+        spent, self.tick_at = now - self.tick_at, now
+        self.row_tokens += tokens
+        return spent
+
+    def pause(self) -> float:
+        """Seconds since the last tick, left out of the row's throughput (a validation pass)."""
+        now = time.perf_counter()
+        spent, self.tick_at = now - self.tick_at, now
+        self.row_start += spent
+        return spent
+
+    def rate(self) -> float:
+        """Tokens per second over the row, then start the next row."""
+        now = time.perf_counter()
+        rate = self.row_tokens / max(1e-9, now - self.row_start)
+        self.row_start, self.row_tokens = now, 0
+        return rate

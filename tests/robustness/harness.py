@@ -86,8 +86,8 @@ def signal_after_step(monkeypatch, signum: int, when: Callable[[object, int], bo
     original = Trainer._train_step
     sent = []
 
-    def step(self, x, y, lr):
-        result = original(self, x, y, lr)
+    def step(self, batch, lr):
+        result = original(self, batch, lr)
         if not sent and when(self, self.pos.step + 1):
             sent.append(True)
             os.kill(os.getpid(), signum)
@@ -98,13 +98,12 @@ def signal_after_step(monkeypatch, signum: int, when: Callable[[object, int], bo
 
 def last_batch_of_epoch(trainer, step: int) -> bool:
     """True while the trainer runs the last batch of an epoch (its checkpoint then sits on the epoch boundary)."""
-    per_epoch = (trainer.per_stream - trainer._offset(trainer.pos.epoch)) // trainer.cfg.seq_len
-    return trainer.pos.batch_in_epoch + 1 == per_epoch
+    return trainer.pos.batch_in_epoch + 1 == trainer.task.batches_in(trainer.pos.epoch)
 
 
 def signal_during_validation(monkeypatch, signum: int, after_batches: int = 1) -> None:
     """Send `signum` in the middle of this process's first validation pass, after `after_batches` batches."""
-    from seqgen.training import trainer as train_module
+    from seqgen.training import streams as train_module
 
     original = train_module.score_ids
     sent = []

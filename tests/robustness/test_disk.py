@@ -178,11 +178,11 @@ def test_a_folder_that_turns_read_only_while_training(tmp_path, tiny_dataset, re
     original = Trainer._train_step
     guard = []
 
-    def step(self, x, y, lr):
+    def step(self, batch, lr):
         if self.pos.step == 17 and not guard:  # after the first checkpoint (step 15)
             guard.append(read_only(run))
             guard[0].__enter__()
-        return original(self, x, y, lr)
+        return original(self, batch, lr)
 
     with monkeypatch.context() as m:
         m.setattr(Trainer, "_train_step", step)
