@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from seqgen.cli import main
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 
 @dataclass
@@ -46,15 +43,6 @@ def play_text(lines: int = 600, seed: int = 0) -> str:
             out.append(" ".join(rng.choice(words) for _ in range(rng.randint(4, 9))).capitalize() + rng.choice([".", ",", "!", "?"]))
         out.append("")
     return "\n".join(out) + "\n"
-
-
-def symlink(target: Path, link: Path) -> bool:
-    """Make a symbolic link; False where the platform (or the user's rights) allows none, so a test checks the rest."""
-    try:
-        os.symlink(target, link, target_is_directory=target.is_dir())
-    except (OSError, NotImplementedError):
-        return False
-    return True
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ import random
 from pathlib import Path
 
 import mido
+from helpers import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 NOTTINGHAM = SHARED / "nottingham"
 METHENY = SHARED / "metheny.mid"
 

@@ -11,21 +11,18 @@ import io
 import json
 import random
 import struct
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import mido
 import pytest
+from music_pieces import NOTTINGHAM, band_piece, tune
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from music_pieces import NOTTINGHAM, band_piece, tune  # noqa: E402
-
-from seqgen.cli import main  # noqa: E402
-from seqgen.errors import InputError  # noqa: E402
-from seqgen.music.midi_io import midi_bytes_to_song  # noqa: E402
-from seqgen.music.tokens import MelodyTokenizer, NotesTokenizer  # noqa: E402
+from seqgen.cli import main
+from seqgen.errors import InputError
+from seqgen.music.midi_io import midi_bytes_to_song
+from seqgen.music.tokens import MelodyTokenizer, NotesTokenizer
 
 CASES = 1200
 PER_FILE_S = 2.0

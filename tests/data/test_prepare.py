@@ -7,10 +7,10 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import SHARED, symlink
 
 from seqgen.data.dataset import Dataset
 from seqgen.levels import tokenizer_from_meta
-from tests.conftest import SHARED, symlink
 
 
 def test_prepare_writes_a_memmapped_dataset_with_contiguous_splits(cli, tmp_path, corpus_file):

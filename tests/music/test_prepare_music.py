@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import symlink
 from music_pieces import NOTTINGHAM, make_tunes
 
 from seqgen.data.dataset import SPLITS, Dataset
-from tests.conftest import symlink
 
 
 @pytest.fixture(autouse=True)
