@@ -246,9 +246,8 @@ def train(
         if max_steps is None and epochs is None and limit is None:
             train_opts["time_limit"] = 15 * 60.0
             log("no budget given: training for 15 minutes (set --max-steps, --epochs or --time-limit)")
-        mcfg = ModelConfig(vocab_size=1, **{k: v for k, v in model_opts.items() if v is not None})
         tcfg = TrainConfig(**{k: v for k, v in train_opts.items() if v is not None})
-        result = start_training(dataset, out, mcfg, tcfg, force, log, bar)
+        result = start_training(dataset, out, {k: v for k, v in model_opts.items() if v is not None}, tcfg, force, log, bar)
     if not quiet:
         best = f"{result.best_val:.4f}" if result.best_val is not None else "n/a"
         err.print(

@@ -73,6 +73,9 @@ class ModelConfig:
         return self.vocab_size * self.embed + recurrent + head + self.vocab_size
 
 
+MODEL_CONFIGS: dict[str, type] = {"rnn_lm": ModelConfig}  # the "arch" in config.json -> its model settings
+
+
 @dataclass
 class TrainConfig:
     batch: int = 16  # parallel streams

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from seqgen import __version__
-from seqgen.config import ModelConfig, SampleConfig, TrainConfig, from_dict, to_dict
+from seqgen.architectures import for_dataset, for_run, load_model_from
+from seqgen.config import SampleConfig, TrainConfig, from_dict, to_dict
 from seqgen.data.dataset import Dataset, check_output_folder
 from seqgen.data.text import read_text_chunks
 from seqgen.data.tokenizers import Tokenizer
@@ -22,12 +23,11 @@ from seqgen.evaluation.likelihood import score_ids
 from seqgen.files import atomic_write_bytes
 from seqgen.levels import tokenizer_from_meta
 from seqgen.models.generate import beam_steps, sample_steps
-from seqgen.models.rnn_lm import RNNLanguageModel, count_parameters
-from seqgen.training.checkpoint import BEST, LAST, METRICS, Run, RunLock, create_run, load_model_from, load_state, new_config, open_run
+from seqgen.models.rnn_lm import count_parameters
+from seqgen.training.checkpoint import BEST, LAST, METRICS, Run, RunLock, create_run, load_state, new_config, open_run
 from seqgen.training.distributed import ProcessGroup, is_main_process
 from seqgen.training.distributed import setup as setup_group
 from seqgen.training.threads import default_threads
-from seqgen.training.streams import StreamTask, check_corpus_size
 from seqgen.training.trainer import Trainer, TrainResult
 
 Log = Callable[[str], None]
@@ -47,12 +47,12 @@ def _silent(msg: str) -> None:
     """The log of every rank but rank 0 under torchrun."""
 
 
-def start_training(dataset_path: Path, out: Path, mcfg: ModelConfig, tcfg: TrainConfig, force: bool, log: Log, bar: bool) -> TrainResult:
+def start_training(dataset_path: Path, out: Path, model_options: dict, tcfg: TrainConfig, force: bool, log: Log, bar: bool) -> TrainResult:
+    """A new run: the dataset decides the kind of model; `model_options` are those given on the command line."""
     tcfg.check()
-    ds = Dataset.open(dataset_path)
-    mcfg.vocab_size = len(ds.vocab)
-    mcfg.check()
-    check_corpus_size(ds.meta["splits"]["train"], tcfg)
+    arch, ds = for_dataset(Path(dataset_path))
+    mcfg = arch.configure(ds, model_options)
+    arch.check_size(ds, tcfg)
     main = is_main_process()  # under torchrun only rank 0 touches the run folder
     if main:
         check_output_folder(Path(out), force, "run")
@@ -64,14 +64,11 @@ def start_training(dataset_path: Path, out: Path, mcfg: ModelConfig, tcfg: Train
     with RunLock(Path(out)) if main else nullcontext():
         config = new_config(mcfg, tcfg, Path(dataset_path).resolve(), ds.meta)
         run = create_run(Path(out), config, force) if main else Run(Path(out), config)
-        model = RNNLanguageModel(mcfg).to(device)
+        model = arch.build(mcfg).to(device)
         ranks = f" × {group.world} processes" if group.world > 1 else ""
-        log(
-            f"{mcfg.layers}×{mcfg.hidden} {mcfg.cell.upper()}, {count_parameters(model):,} parameters, vocabulary {mcfg.vocab_size:,}, "
-            f"{ds.meta['splits']['train']:,} training tokens, {device.type} with {torch.get_num_threads()} threads{ranks}"
-        )
+        log(f"{arch.describe(mcfg, ds)}, {count_parameters(model):,} parameters, {device.type} with {torch.get_num_threads()} threads{ranks}")
         try:
-            return Trainer(run, StreamTask(ds, tcfg, group), model, tcfg, device, log, bar, group).fit()
+            return Trainer(run, arch.task(ds, tcfg, group), model, tcfg, device, log, bar, group).fit()
         finally:
             group.close()
 
@@ -86,7 +83,8 @@ def resume_training(run_path: Path, dataset_path: Path | None, overrides: dict, 
         ds_path = Path(dataset_path) if dataset_path else Path(run.config.get("dataset_path", ""))
         if not (ds_path / "meta.json").is_file():
             raise RunError(f"the run's dataset {ds_path} is gone", f"pass it again: seqgen train DATASET --resume {run_path}")
-        ds = Dataset.open(ds_path)
+        arch = for_run(run)
+        ds = arch.open_dataset(ds_path)
         _check_same_vocab(ds, run, "resume with the dataset it was trained on")
         group, device = _setup_torch(tcfg)
         group.barrier()  # rank 0 has finished any interrupted commit before the others read the weights
@@ -94,9 +92,9 @@ def resume_training(run_path: Path, dataset_path: Path | None, overrides: dict, 
             log, bar = _silent, False
         started = run.has_weights(LAST)
         # stopped before its first checkpoint: start again from step 0, exactly as `train` would have
-        model = load_model_from(run, LAST, device) if started else RNNLanguageModel(run.model_config).to(device)
+        model = load_model_from(run, LAST, device) if started else arch.build(run.model_config).to(device)
         run.config = {**run.config, "train": to_dict(tcfg)}
-        trainer = Trainer(run, StreamTask(ds, tcfg, group), model, tcfg, device, log, bar, group)
+        trainer = Trainer(run, arch.task(ds, tcfg, group), model, tcfg, device, log, bar, group)
         if started:
             trainer.load_state_dict(load_state(run))
         elif main:

@@ -168,12 +168,17 @@ class Dataset:
     meta: dict
     vocab: Vocabulary
 
+    @staticmethod
+    def read_meta(path: Path) -> dict:
+        """A dataset folder's meta.json, checked (a folder of any kind: token streams, pairs, frames)."""
+        if not (Path(path) / "meta.json").is_file():
+            raise UsageError(f"{path} is not a dataset folder (no meta.json)", "make one with `seqgen prepare`")
+        return read_description(Path(path), "meta.json", FORMAT, FORMAT_VERSION, "dataset")
+
     @classmethod
     def open(cls, path: Path) -> "Dataset":
         path = Path(path)
-        if not (path / "meta.json").is_file():
-            raise UsageError(f"{path} is not a dataset folder (no meta.json)", "make one with `seqgen prepare`")
-        meta = read_description(path, "meta.json", FORMAT, FORMAT_VERSION, "dataset")
+        meta = cls.read_meta(path)
         for split in SPLITS:
             expected = int(meta["splits"][split]) * np.dtype(meta["dtype"]).itemsize
             file = path / f"{split}.bin"

@@ -24,14 +24,13 @@ from filelock import FileLock, Timeout
 from safetensors.torch import load_model, save_model
 
 from seqgen import __version__
-from seqgen.config import ModelConfig, TrainConfig, from_dict, to_dict
+from seqgen.config import MODEL_CONFIGS, TrainConfig, from_dict, to_dict
 from seqgen.data.dataset import check_output_folder
 from seqgen.errors import RunError, SeqgenError, UsageError
 from seqgen.files import atomic_write_json, fsync_dir, read_description, replace, sha256_file
-from seqgen.models.rnn_lm import RNNLanguageModel
 
 FORMAT = "seqgen-run"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: config.json names its model ("arch"); version-1 runs are language models
 BEST, LAST, STATE, CONFIG, METRICS = "model.safetensors", "last.safetensors", "state.pt", "config.json", "metrics.jsonl"
 
 
@@ -45,8 +44,15 @@ class Run:
     config: dict
 
     @property
-    def model_config(self) -> ModelConfig:
-        return self._section(ModelConfig, "model")
+    def arch(self) -> str:
+        """The kind of model the run trains (runs from before encoder-decoders say nothing: a language model)."""
+        return self.config.get("arch", "rnn_lm")
+
+    @property
+    def model_config(self) -> Any:
+        if self.arch not in MODEL_CONFIGS:
+            raise RunError(f"{self.path / CONFIG} names an unknown model {self.arch!r}", "upgrade seqgen")
+        return self._section(MODEL_CONFIGS[self.arch], "model")
 
     @property
     def train_config(self) -> TrainConfig:
@@ -69,11 +75,13 @@ class Run:
         return name in self.config.get("digests", {})
 
 
-def new_config(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset_path: Path, dataset_meta: dict) -> dict:
+def new_config(model_cfg: Any, train_cfg: TrainConfig, dataset_path: Path, dataset_meta: dict) -> dict:
+    arch = next(name for name, cls in MODEL_CONFIGS.items() if isinstance(model_cfg, cls))
     return {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": 1 if arch == "rnn_lm" else FORMAT_VERSION,  # a seqgen that knows only language models refuses the others
         "seqgen_version": __version__,
+        "arch": arch,
         "model": to_dict(model_cfg),
         "train": to_dict(train_cfg),
         "dataset_path": str(dataset_path),
@@ -155,8 +163,8 @@ def verified(run: Run, name: str) -> Path:
     )
 
 
-def load_model_from(run: Run, name: str = BEST, device: torch.device | str = "cpu") -> RNNLanguageModel:
-    model = RNNLanguageModel(run.model_config)
+def load_weights(run: Run, model: torch.nn.Module, name: str = BEST, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """`model` (built from the run's settings) with the weights file `name`, verified against its digest first."""
     for attempt in range(3):
         file = verified(run, name)
         try:

@@ -55,7 +55,8 @@ def run_files(run: Path) -> dict[str, bytes]:
 
 def assert_run_intact(run: Path) -> dict:
     """Every file config.json lists matches its digest and loads; returns the config (what `sample`/`--resume` rely on)."""
-    from seqgen.training.checkpoint import LAST, STATE, load_model_from, load_state, open_run, verified
+    from seqgen.architectures import load_model_from
+    from seqgen.training.checkpoint import LAST, STATE, load_state, open_run, verified
 
     handle = open_run(run)
     for name in handle.config["digests"]:

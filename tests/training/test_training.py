@@ -6,9 +6,10 @@ import math
 import pytest
 import torch
 
+from seqgen.architectures import load_model_from
 from seqgen.config import ModelConfig, TrainConfig
 from seqgen.models.rnn_lm import RNNLanguageModel
-from seqgen.training.checkpoint import load_model_from, open_run
+from seqgen.training.checkpoint import open_run
 from seqgen.training.distributed import SingleProcess
 from seqgen.training.schedule import lr_at
 from seqgen.training.streams import StreamTask

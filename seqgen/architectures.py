@@ -1,0 +1,79 @@
+"""Every kind of model seqgen trains, and which kind a dataset calls for.
+
+A kind brings its settings (a dataclass in `seqgen.config`), its network (`seqgen.models`) and its training
+task (`seqgen.training`); the trainer, run folders, checkpoints, resume, signals and torchrun are shared.
+This module sits above all of them, like `seqgen.levels`, so none of them needs to know the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from seqgen.config import ModelConfig, TrainConfig
+from seqgen.data.dataset import Dataset
+from seqgen.errors import UsageError
+from seqgen.models.rnn_lm import RNNLanguageModel
+from seqgen.training.checkpoint import BEST, Run, load_weights
+from seqgen.training.distributed import ProcessGroup
+from seqgen.training.streams import StreamTask, check_corpus_size
+from seqgen.training.task import Task
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str  # what config.json records as "arch"
+    config: type  # its model settings
+    build: Callable[[Any], torch.nn.Module]  # settings -> network
+    task: Callable[[Any, TrainConfig, ProcessGroup], Task]  # (dataset, training settings, process group) -> task
+    open_dataset: Callable[[Path], Any]
+    configure: Callable[[Any, dict], Any]  # (dataset, options given on the command line) -> checked settings
+    describe: Callable[[Any, Any], str]  # (settings, dataset) -> the line `train` prints first
+    check_size: Callable[[Any, TrainConfig], None]  # refuse a dataset too small for the batch, before any folder is made
+
+
+def _lm_configure(ds: Dataset, given: dict) -> ModelConfig:
+    cfg = ModelConfig(vocab_size=len(ds.vocab), **given)
+    cfg.check()
+    return cfg
+
+
+def _lm_describe(cfg: ModelConfig, ds: Dataset) -> str:
+    return f"{cfg.layers}×{cfg.hidden} {cfg.cell.upper()}, vocabulary {cfg.vocab_size:,}, {ds.meta['splits']['train']:,} training tokens"
+
+
+LANGUAGE_MODEL = Architecture(
+    name="rnn_lm",
+    config=ModelConfig,
+    build=RNNLanguageModel,
+    task=StreamTask,
+    open_dataset=Dataset.open,
+    configure=_lm_configure,
+    describe=_lm_describe,
+    check_size=lambda ds, tcfg: check_corpus_size(ds.meta["splits"]["train"], tcfg),
+)
+
+ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (LANGUAGE_MODEL,)}
+DATASET_KINDS = {"text": "rnn_lm", "music": "rnn_lm"}  # meta.json's "kind" -> the model it trains
+
+
+def for_dataset(path: Path) -> tuple[Architecture, Any]:
+    """The architecture a dataset folder trains, and the dataset opened by it."""
+    meta = Dataset.read_meta(Path(path))
+    kind = meta.get("kind")
+    if kind not in DATASET_KINDS:
+        raise UsageError(f"{path} holds a {kind!r} dataset, which this seqgen cannot train", "upgrade seqgen")
+    arch = ARCHITECTURES[DATASET_KINDS[kind]]
+    return arch, arch.open_dataset(Path(path))
+
+
+def for_run(run: Run) -> Architecture:
+    return ARCHITECTURES[run.arch]
+
+
+def load_model_from(run: Run, name: str = BEST, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The run's network with the weights file `name` (verified against its digest), on `device`."""
+    return load_weights(run, for_run(run).build(run.model_config), name, device)
