@@ -5,12 +5,13 @@ Ids are read through numpy.memmap, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -51,41 +52,31 @@ def check_output_folder(out: Path, force: bool, what: str) -> None:
             raise UsageError(f"{out} is a seqgen {kind} folder, not a {what}; refusing to replace it", "choose another --out")
 
 
-class DatasetWriter:
-    """Writes a dataset into a hidden folder beside `out` and renames it into place when complete."""
+class FolderWriter:
+    """A dataset folder written under a hidden name beside `out` and renamed into place only when complete, so a crash
+    or a full disk never leaves half a dataset (and the old one, replaced with --force, stands until the rename)."""
 
-    def __init__(self, out: Path, vocab: Vocabulary, force: bool = False):
+    def __init__(self, out: Path, force: bool = False):
         self.out = Path(out)
         check_output_folder(self.out, force, "dataset")
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir()
-        self.vocab = vocab
-        self.dtype = vocab.dtype
-        self.counts = {s: 0 for s in SPLITS}
-        self.files = {s: open(self.tmp / f"{s}.bin", "wb") for s in SPLITS}
+        self.files: dict[str, BinaryIO] = {}
 
-    def write(self, split: str, ids: np.ndarray) -> None:
-        if len(ids):
-            self.files[split].write(np.asarray(ids).astype(self.dtype, copy=False).tobytes())
-            self.counts[split] += len(ids)
+    def file(self, name: str) -> BinaryIO:
+        """The open file `name` inside the folder being written."""
+        if name not in self.files:
+            self.files[name] = open(self.tmp / name, "wb")
+        return self.files[name]
 
     def commit(self, meta: dict) -> Path:
         for fh in self.files.values():
             fh.flush()
             os.fsync(fh.fileno())
             fh.close()
-        full = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "seqgen_version": __version__,
-            **meta,
-            "vocab": self.vocab.to_meta(),
-            "dtype": self.dtype.str,
-            "splits": dict(self.counts),
-        }
-        atomic_write_json(self.tmp / "meta.json", full)
+        atomic_write_json(self.tmp / "meta.json", {"format": FORMAT, "format_version": FORMAT_VERSION, "seqgen_version": __version__, **meta})
         old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
         if self.out.exists():
             os.replace(self.out, old)
@@ -99,12 +90,32 @@ class DatasetWriter:
             fh.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def __enter__(self) -> "DatasetWriter":
+    def __enter__(self) -> "FolderWriter":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
+
+
+class DatasetWriter(FolderWriter):
+    """A token-stream dataset: each split's ids, flat, in `{split}.bin`."""
+
+    def __init__(self, out: Path, vocab: Vocabulary, force: bool = False):
+        super().__init__(out, force)
+        self.vocab = vocab
+        self.dtype = vocab.dtype
+        self.counts = {s: 0 for s in SPLITS}
+        for split in SPLITS:
+            self.file(f"{split}.bin")
+
+    def write(self, split: str, ids: np.ndarray) -> None:
+        if len(ids):
+            self.file(f"{split}.bin").write(np.asarray(ids).astype(self.dtype, copy=False).tobytes())
+            self.counts[split] += len(ids)
+
+    def commit(self, meta: dict) -> Path:
+        return super().commit({**meta, "vocab": self.vocab.to_meta(), "dtype": self.dtype.str, "splits": dict(self.counts)})
 
 
 def write_dataset(out: Path, tokenizer: Tokenizer, force: bool, fill: Callable[[DatasetWriter], None],
@@ -127,6 +138,13 @@ def write_dataset(out: Path, tokenizer: Tokenizer, force: bool, fill: Callable[[
             return dict(writer.counts)
     except OSError as exc:
         raise SeqgenError(f"cannot write the dataset to {out}: {exc.strerror or exc}", "check free space and permissions") from None
+
+
+def split_of(key: str, val: float, test: float) -> str:
+    """The split of the item (a piece, a pair) with this key, whatever the other items are: a fixed threshold on its
+    hash, so adding items never moves one between train, validation and test."""
+    u = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64  # uniform in [0, 1)
+    return "val" if u < val else "test" if u >= 1 - test else "train"
 
 
 def split_sizes(total: int, val: float, test: float) -> dict[str, int]:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from seqgen.data import corpora
-from seqgen.data.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason, write_dataset
+from seqgen.data.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason, split_of, write_dataset
 from seqgen.errors import InputError, UsageError
 from seqgen.music.events import Song
 from seqgen.music.midi_io import MIDI_SUFFIXES
@@ -167,12 +167,6 @@ def parse_transpose(spec: str | None) -> list[int]:
     if not shifts or any(abs(x) > 24 for x in shifts):
         raise UsageError(f"--transpose shifts must be within ±24 semitones, got {spec!r}")
     return sorted(set(shifts) | {0})
-
-
-def split_of(key: str, val: float, test: float) -> str:
-    """The split of the piece with this key (file SHA-256 and place in the file), whatever the other pieces are."""
-    u = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64  # uniform in [0, 1)
-    return "val" if u < val else "test" if u >= 1 - test else "train"
 
 
 # ---------------------------------------------------------------- prepare
