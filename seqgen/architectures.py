@@ -7,18 +7,21 @@ This module sits above all of them, like `seqgen.levels`, so none of them needs 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from seqgen.config import ModelConfig, TrainConfig
+from seqgen.config import ModelConfig, Seq2SeqConfig, TrainConfig
 from seqgen.data.dataset import Dataset
+from seqgen.data.pairs import PairsDataset
 from seqgen.errors import UsageError
 from seqgen.models.rnn_lm import RNNLanguageModel
+from seqgen.models.seq2seq import Seq2Seq
 from seqgen.training.checkpoint import BEST, Run, load_weights
 from seqgen.training.distributed import ProcessGroup
+from seqgen.training.pairs import PairsTask
 from seqgen.training.streams import StreamTask, check_corpus_size
 from seqgen.training.task import Task
 
@@ -33,6 +36,15 @@ class Architecture:
     configure: Callable[[Any, dict], Any]  # (dataset, options given on the command line) -> checked settings
     describe: Callable[[Any, Any], str]  # (settings, dataset) -> the line `train` prints first
     check_size: Callable[[Any, TrainConfig], None]  # refuse a dataset too small for the batch, before any folder is made
+    train_defaults: dict = field(default_factory=dict)  # training settings that differ from TrainConfig's for this kind
+
+    def settings(self, ds: Any, given: dict, what: str) -> Any:
+        """The model settings from the dataset and the options given; an option this kind has not is one line."""
+        known = {f.name for f in fields(self.config)}
+        foreign = [name for name in given if name not in known]
+        if foreign:
+            raise UsageError(f"--{foreign[0].replace('_', '-')} does not apply to {what}")
+        return self.configure(ds, given)
 
 
 def _lm_configure(ds: Dataset, given: dict) -> ModelConfig:
@@ -56,8 +68,33 @@ LANGUAGE_MODEL = Architecture(
     check_size=lambda ds, tcfg: check_corpus_size(ds.meta["splits"]["train"], tcfg),
 )
 
-ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (LANGUAGE_MODEL,)}
-DATASET_KINDS = {"text": "rnn_lm", "music": "rnn_lm"}  # meta.json's "kind" -> the model it trains
+def _seq2seq_configure(ds: PairsDataset, given: dict) -> Seq2SeqConfig:
+    cfg = Seq2SeqConfig(src_vocab=len(ds.source.vocab), tgt_vocab=len(ds.target.vocab), **given)
+    cfg.check()
+    return cfg
+
+
+def _seq2seq_describe(cfg: Seq2SeqConfig, ds: PairsDataset) -> str:
+    encoder = f"{'bidirectional ' if cfg.bidirectional else ''}{cfg.layers}×{cfg.hidden} {cfg.cell.upper()} encoder"
+    attention = "no attention" if cfg.attention == "none" else f"{cfg.attention} attention"
+    return (f"{encoder}, {cfg.layers}×{cfg.hidden} decoder with {attention}, vocabularies {cfg.src_vocab:,} → {cfg.tgt_vocab:,}, "
+            f"{ds.meta['splits']['train']:,} training pairs")
+
+
+ENCODER_DECODER = Architecture(
+    name="seq2seq",
+    config=Seq2SeqConfig,
+    build=Seq2Seq,
+    task=PairsTask,
+    open_dataset=PairsDataset.open,
+    configure=_seq2seq_configure,
+    describe=_seq2seq_describe,
+    check_size=lambda ds, tcfg: None,  # PairsTask refuses a split smaller than one batch
+    train_defaults={"batch": 64, "lr": 2e-3, "eval_every": 250},
+)
+
+ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (LANGUAGE_MODEL, ENCODER_DECODER)}
+DATASET_KINDS = {"text": "rnn_lm", "music": "rnn_lm", "pairs": "seq2seq"}  # meta.json's "kind" -> the model it trains
 
 
 def for_dataset(path: Path) -> tuple[Architecture, Any]:

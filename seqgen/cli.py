@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from seqgen import __version__
-from seqgen.config import CELLS, CLIP_MODES, DEVICES, MAX_SAMPLES, MAX_SEED, MAX_THREADS, OPTIMIZERS, SCHEDULES, ModelConfig, TrainConfig
+from seqgen.config import ATTENTIONS, CELLS, CLIP_MODES, DEVICES, MAX_SAMPLES, MAX_SEED, MAX_THREADS, OPTIMIZERS, SCHEDULES, ModelConfig, Seq2SeqConfig, TrainConfig
 
 app = typer.Typer(
     name="seqgen",
@@ -48,6 +48,9 @@ Weights = choices("Weights", ("best", "last"))
 Split = choices("Split", ("train", "val", "test"))
 Format = choices("Format", ("midi", "tokens"))
 BleuTokenizer = choices("BleuTokenizer", ("13a", "none", "intl", "char", "zh"))
+PairsOf = choices("PairsOf", ("text", "melody:chords"))
+SideLevel = choices("SideLevel", ("char", "word", "tokens"))
+Attention = choices("Attention", ATTENTIONS)
 DEVICE_HELP = "auto (CUDA, then Apple MPS, then the CPU), cpu, cuda or mps; pick a GPU with CUDA_VISIBLE_DEVICES."
 
 
@@ -79,12 +82,12 @@ def root(
 
 @app.command()
 def prepare(
-    sources: Annotated[list[str], typer.Argument(help="Text files, folders, '-' for stdin, or a built-in corpus name (see `seqgen corpora`).", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write.", show_default=False)],
+    sources: Annotated[Optional[list[str]], typer.Argument(help="Text files, folders, '-' for stdin, MIDI files and scores, TSV files of pairs, or a built-in corpus or task name (see `seqgen corpora`).", show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write.", show_default=False)] = Path(""),
     level: Annotated[Optional[Level], typer.Option(help="Token level: char or word for text (default char); melody or notes for music (default melody).", show_default=False)] = None,
     kind: Annotated[Optional[Kind], typer.Option(help="Default: inferred from the sources (.mid/.xml/.abc/... files, music corpora).", show_default=False)] = None,
-    val: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction for validation, in [0, 1): of the tokens for text (contiguous, after train); for music, each piece's chance, drawn from a hash of its file.")] = 0.05,
-    test: Annotated[float, typer.Option(min=0.0, max=1.0, help="Fraction for test, in [0, 1): of the tokens for text (contiguous, at the end); for music, each piece's chance, drawn from a hash of its file.")] = 0.05,
+    val: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Fraction for validation, in [0, 1): of the tokens for text (contiguous, after train); for music and pairs, each piece's or pair's chance, drawn from its hash.", "0.05; built-in pair tasks: 5,000 of --count"), show_default=False)] = None,
+    test: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Fraction for test, in [0, 1): of the tokens for text (contiguous, at the end); for music and pairs, each piece's or pair's chance, drawn from its hash.", "0.05; built-in pair tasks: 5,000 of --count"), show_default=False)] = None,
     glob: Annotated[str, typer.Option(help="File pattern inside folders.")] = "*.txt",
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding (default: UTF-8, or the byte-order mark's).", show_default=False)] = None,
     lowercase: Annotated[bool, typer.Option(help="Word level: lowercase all words.")] = False,
@@ -96,14 +99,41 @@ def prepare(
     key_normalize: Annotated[bool, typer.Option(help="Music: move every piece to C major / A minor (estimated key).")] = False,
     velocity_bins: Annotated[int, typer.Option(min=0, max=127, help="Music: keep dynamics as this many velocity levels (0: none).")] = 0,
     drums: Annotated[bool, typer.Option(help="Music, notes level: include drum tracks (MIDI channel 10).")] = False,
+    pairs: Annotated[Optional[PairsOf], typer.Option(help="Make (source, target) pairs for an encoder-decoder: text (TSV lines source<TAB>target; --pairs alone means this) or melody:chords (music: a melody track and its chords, one chord per beat).", show_default=False)] = None,
+    source: Annotated[Optional[Path], typer.Option(help="Pairs: the source side, one per line (with --target, line-aligned).", show_default=False)] = None,
+    target: Annotated[Optional[Path], typer.Option(help="Pairs: the target side, line i pairs with line i of --source.", show_default=False)] = None,
+    source_level: Annotated[Optional[SideLevel], typer.Option(help=default("Pairs: how the source side is cut into tokens.", "--level, else char"), show_default=False)] = None,
+    target_level: Annotated[Optional[SideLevel], typer.Option(help=default("Pairs: how the target side is cut into tokens.", "--level, else char"), show_default=False)] = None,
+    shared_vocab: Annotated[bool, typer.Option(help="Pairs: one vocabulary for both sides (needs the same level on both).")] = False,
+    max_length: Annotated[int, typer.Option(min=1, max=10_000, help="Pairs: a pair with a side longer than this many tokens is skipped and counted.")] = 200,
+    count: Annotated[int, typer.Option(min=10, help="Built-in pair tasks (addition, dates): distinct pairs to generate, all splits together.")] = 60_000,
+    digits: Annotated[int, typer.Option(min=1, max=30, help="Built-in task addition: digits per operand.")] = 3,
+    segment_bars: Annotated[int, typer.Option(min=1, max=64, help="--pairs melody:chords: bars per pair.")] = 8,
     force: Annotated[bool, typer.Option(help="Replace an existing dataset folder.")] = False,
 ) -> None:
-    """Tokenize text or music into a dataset folder (meta.json + train/val/test token ids)."""
+    """Tokenize text, music or pairs into a dataset folder (meta.json + train/val/test ids)."""
     from seqgen.data.prepare import prepare_text
     from seqgen.errors import UsageError
 
+    if out == Path(""):
+        raise UsageError("Missing option '--out'", "name the dataset folder to write: --out DATASET")
     start = time.perf_counter()
-    kind, level = value(kind), value(level)
+    kind, level, sources = value(kind), value(level), list(sources or [])
+    if pairs is not None or source is not None or target is not None or _is_pair_task(sources):
+        from seqgen.session import prepare_pairs_from
+
+        report = prepare_pairs_from(sources, out, value(pairs) or "text", source, target, level, value(source_level), value(target_level),
+                                    val, test, force, shared_vocab, lowercase, min_freq, max_vocab, max_length, count, digits,
+                                    tracks, segment_bars, steps_per_quarter)
+        _print_pairs_report(report, time.perf_counter() - start)
+        return
+    pair_only = {"--shared-vocab": shared_vocab, "--source-level": source_level, "--target-level": target_level, "--max-length": max_length != 200,
+                 "--count": count != 60_000, "--digits": digits != 3, "--segment-bars": segment_bars != 8}
+    if any(pair_only.values()):
+        raise UsageError(f"{next(n for n, v in pair_only.items() if v)} is an option of pairs datasets", "pass --pairs, or --source and --target")
+    if not sources:
+        raise UsageError("prepare needs SOURCE files, folders or a corpus name", "see `seqgen prepare --help`")
+    val, test = 0.05 if val is None else val, 0.05 if test is None else test
     if kind is None:
         from seqgen.music.prepare import infer_kind
 
@@ -133,6 +163,31 @@ def prepare(
     err.print(table)
     for name, reason in report.skipped:
         err.print(f"skipped {name}: {reason}")
+
+
+def _is_pair_task(sources: list[str]) -> bool:
+    """A built-in pair task (addition, dates) among the sources: they need no --pairs."""
+    from seqgen.data import corpora
+
+    return any(not Path(s).exists() and (c := corpora.find(s)) is not None and c.kind == "pairs" for s in sources)
+
+
+def _print_pairs_report(report, seconds: float) -> None:
+    table = Table(title=f"pairs dataset {report.out} ({seconds:.1f} s)", show_header=False)
+    table.add_row("lines read", f"{report.lines:,}")
+    for reason, n in report.skipped.most_common():
+        table.add_row(f"skipped: {reason}", f"{n:,}" + (f" (first: {report.examples[reason]})" if report.examples.get(reason) else ""))
+    if report.duplicates:
+        table.add_row("duplicate pairs (kept once)", f"{report.duplicates:,}")
+    table.add_row("pairs", ", ".join(f"{report.pairs.get(s, 0):,} {s}" for s in ("train", "val", "test")))
+    for split in ("train", "val", "test"):
+        tokens = report.tokens.get(split, {})
+        table.add_row(f"{split} tokens", f"{tokens.get('source', 0):,} source, {tokens.get('target', 0):,} target")
+    table.add_row("vocabulary", f"{report.vocab_sizes['source']:,} source, {report.vocab_sizes['target']:,} target")
+    unknown = sum(report.unknown.get(s, 0) for s in ("val", "test"))
+    if unknown:
+        table.add_row("held-out target tokens outside the vocabulary", f"{unknown:,} (read as <unk>)")
+    err.print(table)
 
 
 def _print_music_report(report, seconds: float) -> None:
@@ -179,7 +234,7 @@ def list_corpora() -> None:
 
 # Options a resumed run may change; every other training option is fixed by the run's config.json.
 RESUMABLE = ("max_steps", "epochs", "time_limit", "eval_every", "log_every", "patience", "device", "threads")
-M, T = ModelConfig, TrainConfig  # their defaults are the options' defaults
+M, S, T = ModelConfig, Seq2SeqConfig, TrainConfig  # their defaults are the options' defaults
 
 
 @app.command()
@@ -195,9 +250,12 @@ def train(
     embed: Annotated[Optional[int], typer.Option(min=1, max=2**16, help=default("Embedding width.", M.embed), show_default=False)] = None,
     dropout: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Dropout between layers and before the output, in [0, 1).", M.dropout), show_default=False)] = None,
     tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help=default("Share input and output embeddings (needs --embed = --hidden).", "no-tie-weights"), show_default=False)] = None,
-    batch: Annotated[Optional[int], typer.Option(min=1, help=default("Parallel streams per batch.", T.batch), show_default=False)] = None,
+    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--no-bidirectional", help=default("Pairs: the encoder reads the source both ways.", "bidirectional"), show_default=False)] = None,
+    attention: Annotated[Optional[Attention], typer.Option(help=default("Pairs: bahdanau (additive), luong (general, input feeding) or none (final state only).", S.attention), show_default=False)] = None,
+    teacher_forcing: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Pairs: share of decoder inputs taken from the reference in training; below 1, scheduled sampling.", S.teacher_forcing), show_default=False)] = None,
+    batch: Annotated[Optional[int], typer.Option(min=1, help=default("Parallel streams (language models) or pairs per batch.", f"{T.batch}; pairs: 64"), show_default=False)] = None,
     seq_len: Annotated[Optional[int], typer.Option(min=1, help=default("Steps of truncated backpropagation through time.", T.seq_len), show_default=False)] = None,
-    lr: Annotated[Optional[float], typer.Option(min=0.0, help=default("Peak learning rate, > 0.", T.lr), show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option(min=0.0, help=default("Peak learning rate, > 0.", f"{T.lr}; pairs: 2e-3"), show_default=False)] = None,
     schedule: Annotated[Optional[Schedule], typer.Option(help=default("Learning rate after warm-up.", T.schedule), show_default=False)] = None,
     warmup: Annotated[Optional[int], typer.Option(min=0, help=default("Warm-up steps.", T.warmup), show_default=False)] = None,
     optimizer: Annotated[Optional[Optimizer], typer.Option(help=default("Adam, or AdamW with decoupled --weight-decay.", T.optimizer), show_default=False)] = None,
@@ -207,7 +265,7 @@ def train(
     max_steps: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many steps in total.", show_default=False)] = None,
     epochs: Annotated[Optional[float], typer.Option(min=0.0, help="Stop after this many passes over the training split.", show_default=False)] = None,
     time_limit: Annotated[Optional[str], typer.Option(help="Stop after this much training time in total: 15m, 90s, 1h30 (90 minutes), 1.5h, 5400. Default 15m when no budget is given.", show_default=False)] = None,
-    eval_every: Annotated[Optional[int], typer.Option(min=1, help=default("Steps between validation passes.", T.eval_every), show_default=False)] = None,
+    eval_every: Annotated[Optional[int], typer.Option(min=1, help=default("Steps between validation passes.", f"{T.eval_every}; pairs: 250"), show_default=False)] = None,
     log_every: Annotated[Optional[int], typer.Option(min=1, help=default("Steps between metrics rows.", T.log_every), show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many validations without improvement.", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help=default("Random seed (weights, dropout, data order).", T.seed), show_default=False)] = None,
@@ -224,7 +282,8 @@ def train(
     limit = parse_duration(time_limit) if time_limit is not None else None
     log = (lambda msg: None) if quiet else (lambda msg: err.print(msg))
     bar = interactive(quiet)
-    model_opts = {"cell": value(cell), "layers": layers, "hidden": hidden, "embed": embed, "dropout": dropout, "tie_weights": tie_weights}
+    model_opts = {"cell": value(cell), "layers": layers, "hidden": hidden, "embed": embed, "dropout": dropout, "tie_weights": tie_weights,
+                  "bidirectional": bidirectional, "attention": value(attention), "teacher_forcing": teacher_forcing}
     train_opts = {
         "batch": batch, "seq_len": seq_len, "lr": lr, "optimizer": value(optimizer), "weight_decay": weight_decay,
         "schedule": value(schedule), "warmup": warmup, "clip": clip, "clip_mode": value(clip_mode), "max_steps": max_steps,
@@ -246,8 +305,8 @@ def train(
         if max_steps is None and epochs is None and limit is None:
             train_opts["time_limit"] = 15 * 60.0
             log("no budget given: training for 15 minutes (set --max-steps, --epochs or --time-limit)")
-        tcfg = TrainConfig(**{k: v for k, v in train_opts.items() if v is not None})
-        result = start_training(dataset, out, {k: v for k, v in model_opts.items() if v is not None}, tcfg, force, log, bar)
+        given = lambda opts: {k: v for k, v in opts.items() if v is not None}  # noqa: E731
+        result = start_training(dataset, out, given(model_opts), given(train_opts), force, log, bar)
     if not quiet:
         best = f"{result.best_val:.4f}" if result.best_val is not None else "n/a"
         err.print(
@@ -263,10 +322,10 @@ def train(
 def sample(
     run: Annotated[Path, typer.Argument(help="Run folder from `seqgen train`.", show_default=False)],
     length: Annotated[Optional[int], typer.Option(min=1, help="Tokens to generate per sample (default 500; music: as many as --bars needs).", show_default=False)] = None,
-    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature, > 0; lower is safer, higher is wilder.")] = 1.0,
+    temperature: Annotated[Optional[float], typer.Option(min=0.0, help=default("Sampling temperature, > 0; lower is safer, higher is wilder.", 1.0), show_default=False)] = None,
     top_k: Annotated[Optional[int], typer.Option(min=1, help="Sample only from the k most likely tokens.", show_default=False)] = None,
     top_p: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Sample only from the smallest set with this much probability, in (0, 1].", show_default=False)] = None,
-    greedy: Annotated[bool, typer.Option(help="Always take the most likely token.")] = False,
+    greedy: Annotated[Optional[bool], typer.Option("--greedy/--sample", help=default("Always take the most likely token, or draw from the distribution.", "--sample; encoder-decoders: --greedy unless --temperature, --top-k or --top-p is given"), show_default=False)] = None,
     prime: Annotated[Optional[str], typer.Option(help="Text to start from (printed before the continuation).", show_default=False)] = None,
     prime_file: Annotated[Optional[Path], typer.Option(help="Read the primer from this file.", show_default=False)] = None,
     num: Annotated[int, typer.Option(min=1, max=MAX_SAMPLES, help="Number of samples, drawn as one batch.")] = 1,
@@ -285,17 +344,25 @@ def sample(
     prime_midi: Annotated[Optional[Path], typer.Option(help="Music: continue this MIDI file (or score), tokenized with the run's scheme.", show_default=False)] = None,
     prime_bars: Annotated[Optional[int], typer.Option(min=1, help="Music: use only the first N bars of --prime-midi.", show_default=False)] = None,
     fmt: Annotated[Optional[Format], typer.Option("--format", help="Music: midi or tokens (default: midi when --out ends in .mid, else tokens).", show_default=False)] = None,
+    input: Annotated[Optional[str], typer.Option(help="Encoder-decoder runs: the input to answer, translate or harmonize (one per line).", show_default=False)] = None,
+    input_file: Annotated[Optional[Path], typer.Option(help="Encoder-decoder runs: inputs, one per line ('-': standard input, as when neither is given).", show_default=False)] = None,
+    length_penalty: Annotated[float, typer.Option(min=0.0, max=10.0, help="Beam search: a hypothesis's log-probability is divided by its length to this power.")] = 1.0,
+    max_length: Annotated[Optional[int], typer.Option(min=1, max=10_000, help="Encoder-decoder runs: longest output in tokens (default: twice the longest training target, at least 20).", show_default=False)] = None,
 ) -> None:
-    """Generate new text, or music as MIDI files, from a trained run."""
+    """Generate new text, or music as MIDI files, from a trained run; or answer inputs with an encoder-decoder run."""
     from seqgen.config import SampleConfig
     from seqgen.music.sample import MusicOptions
-    from seqgen.session import sample_run
+    from seqgen.session import PairsOptions, sample_run
 
+    if greedy is None and (temperature is not None or top_k is not None or top_p is not None):
+        greedy = False  # a sampling option asks for sampling
+    pairs = PairsOptions(input=input, input_file=input_file, length_penalty=length_penalty, max_length=max_length)
     music = MusicOptions(bars=bars, length_given=length is not None, tempo=tempo, program=program, time_signature=time_signature,
                          velocity=velocity, prime_midi=prime_midi, prime_bars=prime_bars, format=value(fmt))
     length = 500 if length is None else length
-    cfg = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, num=num, seed=seed, stop_at_eos=stop_at_eos, beam=beam)
-    sample_run(run, cfg, prime, prime_file, out, value(weights), value(device), force, warn=lambda msg: err.print(msg), music=music)
+    cfg = SampleConfig(length=length, temperature=1.0 if temperature is None else temperature, top_k=top_k, top_p=top_p, greedy=greedy,
+                       num=num, seed=seed, stop_at_eos=stop_at_eos, beam=beam)
+    sample_run(run, cfg, prime, prime_file, out, value(weights), value(device), force, warn=lambda msg: err.print(msg), music=music, pairs=pairs)
 
 
 # ---------------------------------------------------------------- eval
@@ -395,6 +462,16 @@ def _print_error(message: str, label: str = "error") -> None:
     err.print(f"[bold {colour}]{label}:[/] {message}", markup=True, highlight=False, soft_wrap=True)
 
 
+def _bare_pairs(args: list[str]) -> list[str]:
+    """`--pairs` with no value means `--pairs text` (the parser needs a value; people write the bare flag)."""
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--pairs" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append("text")
+    return out
+
+
 def _parser_error(exc: Exception) -> bool:
     """An error of the command-line parser (an unknown option, a bad value): it carries an exit code and a message.
 
@@ -410,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or bool(os.environ.get("SEQGEN_DEBUG"))
     args = [a for a in args if a != "--debug"]
+    args = _bare_pairs(args)
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="seqgen", standalone_mode=False)

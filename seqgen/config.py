@@ -34,6 +34,34 @@ def check_seed(seed: int | None) -> None:
 # because on a CPU the fused LSTM runs as many tokens/s at batch 16 as at 64, so 4× the updates.
 
 
+def check_recurrent(cfg: Any, sizes: tuple[str, ...]) -> None:
+    """What every recurrent model's settings must satisfy: a known cell, sizes in range, dropout in [0, 1),
+    tied weights of equal width, and a parameter count seqgen trains. `sizes` names the vocabulary fields."""
+    if cfg.cell not in CELLS:
+        raise UsageError(f"--cell must be one of {', '.join(CELLS)}, not {cfg.cell!r}")
+    for name in ("layers", "hidden", "embed", *sizes):
+        if getattr(cfg, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+    for name, most in (("layers", 256), ("hidden", 2**16), ("embed", 2**16)):
+        if getattr(cfg, name) > most:
+            raise UsageError(f"--{name} must be at most {most:,}, got {getattr(cfg, name):,}")
+    if cfg.parameters() > MAX_PARAMETERS:
+        raise UsageError(
+            f"the model would have {cfg.parameters():,} parameters, more than seqgen trains ({MAX_PARAMETERS:,})",
+            "lower --hidden, --layers or --embed",
+        )
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise UsageError(f"--dropout must be in [0, 1), got {cfg.dropout}")
+    if cfg.tie_weights and cfg.embed != cfg.hidden:
+        raise UsageError(f"--tie-weights needs --embed equal to --hidden (got {cfg.embed} and {cfg.hidden})")
+
+
+def recurrent_parameters(cell: str, inputs: int, hidden: int, layers: int, directions: int = 1) -> int:
+    """Parameters of a stacked nn.LSTM/GRU/RNN, computed before anything is allocated (matches torch's modules)."""
+    gates = {"lstm": 4, "gru": 3}.get(cell, 1)
+    return directions * sum(gates * hidden * ((inputs if i == 0 else hidden * directions) + hidden + 2) for i in range(layers))
+
+
 @dataclass
 class ModelConfig:
     vocab_size: int  # tokens the model reads and predicts
@@ -45,35 +73,52 @@ class ModelConfig:
     tie_weights: bool = False  # share embedding and output matrices (needs embed == hidden)
 
     def check(self) -> None:
-        if self.cell not in CELLS:
-            raise UsageError(f"--cell must be one of {', '.join(CELLS)}, not {self.cell!r}")
-        for name in ("layers", "hidden", "embed", "vocab_size"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
-        for name, most in (("layers", 256), ("hidden", 2**16), ("embed", 2**16)):
-            if getattr(self, name) > most:
-                raise UsageError(f"--{name} must be at most {most:,}, got {getattr(self, name):,}")
-        if self.parameters() > MAX_PARAMETERS:
-            raise UsageError(
-                f"the model would have {self.parameters():,} parameters, more than seqgen trains ({MAX_PARAMETERS:,})",
-                "lower --hidden, --layers or --embed",
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise UsageError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if self.tie_weights and self.embed != self.hidden:
-            raise UsageError(
-                f"--tie-weights needs --embed equal to --hidden (got {self.embed} and {self.hidden})"
-            )
+        check_recurrent(self, ("vocab_size",))
 
     def parameters(self) -> int:
         """Parameter count, computed before anything is allocated (matches torch's modules)."""
-        gates = {"lstm": 4, "gru": 3}.get(self.cell, 1)
-        recurrent = sum(gates * self.hidden * ((self.embed if i == 0 else self.hidden) + self.hidden + 2) for i in range(self.layers))
         head = 0 if self.tie_weights else self.vocab_size * self.hidden
-        return self.vocab_size * self.embed + recurrent + head + self.vocab_size
+        return self.vocab_size * self.embed + recurrent_parameters(self.cell, self.embed, self.hidden, self.layers) + head + self.vocab_size
 
 
-MODEL_CONFIGS: dict[str, type] = {"rnn_lm": ModelConfig}  # the "arch" in config.json -> its model settings
+ATTENTIONS = ("bahdanau", "luong", "none")
+
+
+@dataclass
+class Seq2SeqConfig:
+    """An encoder–decoder: a (bidirectional) encoder reads the source, an attentive decoder writes the target."""
+
+    src_vocab: int  # source tokens
+    tgt_vocab: int  # target tokens (what the decoder predicts)
+    cell: str = "lstm"  # lstm | gru | rnn (tanh), encoder and decoder alike
+    layers: int = 2  # stacked layers in the encoder and in the decoder
+    hidden: int = 256  # decoder units; each encoder direction has as many
+    embed: int = 128  # embedding width, both sides
+    dropout: float = 0.2  # on embeddings, between layers and before the output layer
+    bidirectional: bool = True  # the encoder reads the source both ways
+    attention: str = "luong"  # bahdanau (additive) | luong (general, with input feeding) | none (final state only)
+    tie_weights: bool = False  # share the target embedding and the output matrix (needs embed == hidden)
+    teacher_forcing: float = 1.0  # share of decoder inputs taken from the reference in training; below 1, scheduled sampling
+
+    def check(self) -> None:
+        check_recurrent(self, ("src_vocab", "tgt_vocab"))
+        if self.attention not in ATTENTIONS:
+            raise UsageError(f"--attention must be one of {', '.join(ATTENTIONS)}, not {self.attention!r}")
+        if not 0.0 <= self.teacher_forcing <= 1.0:
+            raise UsageError(f"--teacher-forcing must be in [0, 1], got {self.teacher_forcing}")
+
+    def parameters(self) -> int:
+        """An upper bound close enough to refuse a typo before anything is allocated."""
+        dirs = 2 if self.bidirectional else 1
+        encoder = self.src_vocab * self.embed + recurrent_parameters(self.cell, self.embed, self.hidden, self.layers, dirs)
+        decoder_in = self.embed + (self.hidden if self.attention == "luong" else dirs * self.hidden if self.attention == "bahdanau" else 0)
+        decoder = self.tgt_vocab * self.embed + recurrent_parameters(self.cell, decoder_in, self.hidden, self.layers)
+        attention = (dirs + 2) * self.hidden * self.hidden * 2
+        head = 0 if self.tie_weights else self.tgt_vocab * self.hidden
+        return encoder + decoder + attention + head + self.tgt_vocab + 2 * dirs * self.hidden * self.hidden * self.layers
+
+
+MODEL_CONFIGS: dict[str, type] = {"rnn_lm": ModelConfig, "seq2seq": Seq2SeqConfig}  # the "arch" in config.json -> its model settings
 
 
 @dataclass
@@ -142,7 +187,7 @@ class SampleConfig:
     temperature: float = 1.0  # > 0; lower is more conservative
     top_k: int | None = None  # keep the k most likely tokens
     top_p: float | None = None  # keep the smallest set with this much probability
-    greedy: bool = False  # always take the most likely token
+    greedy: bool | None = False  # always take the most likely token; None: the run's kind decides (encoder-decoders: yes)
     num: int = 1  # samples, drawn as one batch
     seed: int | None = None
     stop_at_eos: bool = False

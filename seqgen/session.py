@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import sys
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -14,9 +15,9 @@ import torch
 from seqgen import __version__
 from seqgen.architectures import for_dataset, for_run, load_model_from
 from seqgen.config import SampleConfig, TrainConfig, from_dict, to_dict
-from seqgen.data.dataset import Dataset, check_output_folder
+from seqgen.data.dataset import Dataset, check_inputs_outside, check_output_folder, check_split_fractions
+from seqgen.data.pairs import PairSplit, PairsReport, pair_sources, prepare_pairs, tsv_pairs
 from seqgen.data.text import read_text_chunks
-from seqgen.data.tokenizers import Tokenizer
 from seqgen.devices import resolve_device
 from seqgen.errors import InputError, RunError, UsageError
 from seqgen.evaluation.likelihood import score_ids
@@ -43,15 +44,40 @@ def _setup_torch(cfg: TrainConfig) -> tuple[ProcessGroup, torch.device]:
     return setup_group(resolve_device(cfg.device))
 
 
+def prepare_pairs_from(specs: list[str], out: Path, of: str, source: Path | None, target: Path | None, level: str | None,
+                       source_level: str | None, target_level: str | None, val: float | None, test: float | None, force: bool,
+                       shared_vocab: bool, lowercase: bool, min_freq: int, max_vocab: int | None, max_length: int, count: int,
+                       digits: int, tracks: list[str] | None, segment_bars: int, steps_per_quarter: int) -> PairsReport:
+    """`seqgen prepare --pairs …`: text pairs (TSV, two aligned files, built-in tasks) or melody -> chords from music."""
+    from seqgen.data.generated import DEFAULT_COUNT, DEFAULT_HELD_OUT
+
+    generated = any(not Path(s).exists() for s in specs)  # built-in tasks hold out 5,000 pairs each by default
+    held_out = DEFAULT_HELD_OUT / DEFAULT_COUNT if generated else 0.05
+    val, test = held_out if val is None else val, held_out if test is None else test
+    check_split_fractions(val, test)
+    report = PairsReport()
+    if of == "melody:chords":
+        from seqgen.music.harmony import prepare_harmony
+
+        return prepare_harmony(specs, Path(out), report, val, test, force, tracks, segment_bars, steps_per_quarter, max_length)
+    if level not in (None, "char", "word"):
+        raise UsageError(f"--level {level} is not a level of text pairs", "use --level char or word, or --source-level/--target-level")
+    check_inputs_outside(out, [Path(p) for p in [*specs, source, target] if p is not None and Path(p).exists()])
+    pairs = pair_sources(specs, source, target, report, count, val, test, digits)
+    return prepare_pairs(pairs, Path(out), report, source_level or level or "char", target_level or level or "char", val, test, force,
+                         shared_vocab, lowercase, min_freq, max_vocab, max_length)
+
+
 def _silent(msg: str) -> None:
     """The log of every rank but rank 0 under torchrun."""
 
 
-def start_training(dataset_path: Path, out: Path, model_options: dict, tcfg: TrainConfig, force: bool, log: Log, bar: bool) -> TrainResult:
-    """A new run: the dataset decides the kind of model; `model_options` are those given on the command line."""
-    tcfg.check()
+def start_training(dataset_path: Path, out: Path, model_options: dict, train_options: dict, force: bool, log: Log, bar: bool) -> TrainResult:
+    """A new run: the dataset decides the kind of model; the options are those given on the command line."""
     arch, ds = for_dataset(Path(dataset_path))
-    mcfg = arch.configure(ds, model_options)
+    tcfg = TrainConfig(**{**arch.train_defaults, **train_options})
+    tcfg.check()
+    mcfg = arch.settings(ds, model_options, f"{dataset_path}, a {ds.meta['kind']} dataset")
     arch.check_size(ds, tcfg)
     main = is_main_process()  # under torchrun only rank 0 touches the run folder
     if main:
@@ -109,19 +135,88 @@ def resume_training(run_path: Path, dataset_path: Path | None, overrides: dict, 
             group.close()
 
 
+def _vocabularies(meta: dict) -> tuple:
+    """What must not change between a dataset and a run trained on it: the level and every vocabulary."""
+    sides = tuple(meta[side]["vocab"] for side in ("source", "target") if side in meta)
+    return meta.get("level"), meta.get("vocab"), sides
+
+
 def _check_same_vocab(ds: Dataset, run, hint: str) -> None:
-    if ds.meta["vocab"] != run.dataset_meta["vocab"] or ds.meta.get("level") != run.dataset_meta.get("level"):
+    if _vocabularies(ds.meta) != _vocabularies(run.dataset_meta):
         raise RunError(f"the dataset {ds.path} has a different vocabulary than the run {run.path}", hint)
 
 
-def _load_for_use(run_path: Path, weights: str, device_name: str) -> tuple[Run, Tokenizer, torch.device, torch.nn.Module]:
-    """What sample and eval start from: the run folder, its tokenizer, the device, and the weights asked for."""
+def _load_for_use(run_path: Path, weights: str, device_name: str) -> tuple[Run, torch.device, torch.nn.Module]:
+    """What sample and eval start from: the run folder, the device, and the weights asked for."""
     if weights not in WEIGHTS:
         raise UsageError(f"--weights must be best or last, not {weights!r}")
     run = open_run(run_path)
-    tokenizer = tokenizer_from_meta(run.dataset_meta)
     device = resolve_device(device_name)
-    return run, tokenizer, device, load_model_from(run, WEIGHTS[weights], device)
+    return run, device, load_model_from(run, WEIGHTS[weights], device)
+
+
+@dataclass
+class PairsOptions:
+    """`sample` options of encoder-decoder runs."""
+
+    input: str | None = None  # one input per line
+    input_file: Path | None = None  # one input per line; '-' for stdin
+    length_penalty: float = 1.0  # beam search: scores divided by length ** this
+    max_length: int | None = None  # longest output in tokens (default: twice the longest training target, at least 20)
+
+    def given(self) -> list[str]:
+        return [n for n, on in (("--input", self.input is not None), ("--input-file", self.input_file is not None),
+                                ("--length-penalty", self.length_penalty != 1.0), ("--max-length", self.max_length is not None)) if on]
+
+
+def _input_lines(opts: PairsOptions) -> list[str]:
+    """The inputs, one per line: --input, --input-file, or standard input when it is not a terminal."""
+    if opts.input is not None and opts.input_file is not None:
+        raise UsageError("give --input or --input-file, not both")
+    if opts.input is not None:
+        return opts.input.split("\n")
+    if opts.input_file is not None and str(opts.input_file) != "-":
+        if not Path(opts.input_file).is_file():
+            raise UsageError(f"no such file: {opts.input_file}")
+        text = "".join(read_text_chunks(Path(opts.input_file)))
+    elif opts.input_file is not None or not sys.stdin.isatty():
+        text = sys.stdin.read()
+    else:
+        raise UsageError("an encoder-decoder needs inputs", "give --input TEXT, --input-file FILE, or pipe lines in")
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def sample_pairs(run: Run, model: torch.nn.Module, device: torch.device, cfg: SampleConfig, opts: PairsOptions,
+                 out: Path | None, force: bool, warn: Log) -> list[str]:
+    """One output line per input line, in order (`cfg.num` lines per input with --num); greedy unless sampling or
+    beam search is asked for."""
+    from seqgen.data.pairs import Side
+    from seqgen.models.translate import translate
+
+    if cfg.greedy is None:  # neither --greedy nor a sampling option: an encoder-decoder's best guess
+        cfg.greedy = cfg.beam is None
+    cfg.check()
+    if out is not None and Path(out).exists() and not force:
+        raise UsageError(f"{out} already exists", "pass --force to overwrite it, or choose another --out")
+    source, target = Side.from_meta(run.dataset_meta["source"]), Side.from_meta(run.dataset_meta["target"])
+    lines = _input_lines(opts)
+    encoded = [source.encode(line) for line in lines]
+    unknown = sum(u for _, u in encoded)
+    if unknown:
+        warn(f"warning: {unknown} input token(s) are not in the source vocabulary and read as <unk>")
+    max_length = opts.max_length or max(20, 2 * int(run.dataset_meta.get("stats", {}).get("max_target", 0) or 50))
+    outputs = translate(model, [ids for ids, _ in encoded], cfg, device, max_length, opts.length_penalty)
+    texts = [target.decode(ids) if line.strip() else "" for line, hyps in zip(lines, outputs) for ids in hyps]
+    body = "".join(t.replace("\n", " ") + "\n" for t in texts)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(Path(out), body.encode("utf-8"))
+        warn(f"wrote {out} ({len(texts):,} lines)")
+    else:
+        sys.stdout.write(body)
+        sys.stdout.flush()
+    return texts
 
 
 def _prime_ids(tokenizer, text: str, warn: Log) -> list[int]:
@@ -147,8 +242,20 @@ def _output_paths(out: Path, num: int) -> list[Path]:
 
 
 def sample_run(run_path: Path, cfg: SampleConfig, prime: str | None, prime_file: Path | None, out: Path | None,
-               weights: str, device_name: str, force: bool, warn: Log, music=None) -> list[str]:
+               weights: str, device_name: str, force: bool, warn: Log, music=None, pairs: PairsOptions | None = None) -> list[str]:
     """Generate text; streams one sample to stdout, or writes files with --out. Returns the texts."""
+    pairs = pairs or PairsOptions()
+    if open_run(run_path).arch == "seq2seq":
+        given = [name for name, on in (("--prime", prime is not None), ("--prime-file", prime_file is not None), ("--stop-at-eos", cfg.stop_at_eos)) if on]
+        given += music.given() if music is not None else []
+        if given:
+            raise UsageError(f"{given[0]} is for language models; {run_path} is an encoder-decoder (give --input or --input-file)")
+        run, device, model = _load_for_use(run_path, weights, device_name)
+        return sample_pairs(run, model, device, cfg, pairs, out, force, warn)
+    if pairs.given():
+        raise UsageError(f"{pairs.given()[0]} is for encoder-decoder runs; {run_path} is a language model (give --prime)")
+    if cfg.greedy is None:
+        cfg.greedy = False
     cfg.check()
     if prime is not None and prime_file is not None:
         raise UsageError("give --prime or --prime-file, not both")
@@ -158,7 +265,8 @@ def sample_run(run_path: Path, cfg: SampleConfig, prime: str | None, prime_file:
     existing = [p for p in paths if p.exists()]
     if existing and not force:
         raise UsageError(f"{existing[0]} already exists", "pass --force to overwrite it, or choose another --out")
-    run, tokenizer, device, model = _load_for_use(run_path, weights, device_name)
+    run, device, model = _load_for_use(run_path, weights, device_name)
+    tokenizer = tokenizer_from_meta(run.dataset_meta)
     if tokenizer.kind == "music":  # `music`: a seqgen.music.sample.MusicOptions (bars, tempo, MIDI primer, ...)
         from seqgen.music.sample import sample_music
 
@@ -204,6 +312,54 @@ def sample_run(run_path: Path, cfg: SampleConfig, prime: str | None, prime_file:
     return texts
 
 
+def _evaluate_pairs(run: Run, model: torch.nn.Module, device: torch.device, split: str, file: Path | None, weights: str,
+                    options, log: Log) -> dict:
+    """eval for an encoder-decoder: the target likelihood, BLEU, chrF, exact match (chord accuracy), baselines."""
+    from seqgen.data.pairs import PairsDataset, Side
+    from seqgen.evaluation.pairs import PairsEvalOptions, evaluate_pairs
+    from seqgen.evaluation.report import provenance, vocab_digest
+
+    opts = PairsEvalOptions(beam=getattr(options, "beam", None), length_penalty=getattr(options, "length_penalty", 1.0),
+                            max_length=getattr(options, "max_length", None), seed=getattr(options, "seed", 1234))
+    source, target = Side.from_meta(run.dataset_meta["source"]), Side.from_meta(run.dataset_meta["target"])
+    ds_path = Path(run.config.get("dataset_path", ""))
+    ds = PairsDataset.open(ds_path) if (ds_path / "meta.json").is_file() else None
+    if ds is not None and _vocabularies(ds.meta) != _vocabularies(run.dataset_meta):
+        ds = None
+    if file is not None:
+        if not Path(file).is_file():
+            raise UsageError(f"no such file: {file}")
+        data, label = _pairs_of_file(Path(file), source, target), str(file)
+    else:
+        if ds is None:
+            raise RunError(f"the run's dataset {ds_path} is gone or changed", "evaluate a TSV file of pairs with --file instead")
+        data, label = ds.split(split), f"{split} split"
+    if len(data) == 0:
+        raise InputError(f"the {label} holds no pairs", "evaluate another split or a file")
+    harmony = run.dataset_meta.get("pairs_of") == "melody:chords"
+    unk = target.vocab.index["<unk>"]
+    unknown = int((np.asarray(data.tgt) == unk).sum())
+    figures = evaluate_pairs(model, data, source, target, opts, device, harmony, ds.split("train") if ds is not None else None, log)
+    return {
+        "run": str(run.path), "data": label, "level": run.dataset_meta.get("level"), "kind": "pairs",
+        **figures, "unknown": unknown, "unknown_rate": unknown / max(1, len(data.tgt)),
+        "weights": weights, "weights_sha256": run.config["digests"][weights], "seqgen_version": __version__,
+        "provenance": provenance(run, device, opts.seed, ds_path, vocab_digest([source.vocab.to_meta(), target.vocab.to_meta()])),
+    }
+
+
+def _pairs_of_file(path: Path, source, target) -> PairSplit:
+    """A TSV file of pairs, as ids in the run's vocabularies (unknown tokens as <unk>)."""
+    pairs = list(tsv_pairs(path, PairsReport()))
+    if not pairs:
+        raise InputError(f"{path} holds no pairs (source<TAB>target per line)")
+    src = [source.encode(s)[0] for s, _, _ in pairs]
+    tgt = [target.encode(t)[0] for _, t, _ in pairs]
+    offsets = lambda seqs: np.concatenate([[0], np.cumsum([len(x) for x in seqs])]).astype(np.int64)  # noqa: E731
+    flat = lambda seqs: np.asarray([i for x in seqs for i in x], dtype=np.int64)  # noqa: E731
+    return PairSplit(flat(src), offsets(src), flat(tgt), offsets(tgt))
+
+
 def evaluate_run(run_path: Path, split: str, file: Path | None, encoding: str | None, weights: str, device_name: str,
                  options=None, log: Log = lambda msg: None) -> dict:
     """Likelihood of a run on a dataset split or a text file, as a JSON-ready report.
@@ -212,7 +368,10 @@ def evaluate_run(run_path: Path, split: str, file: Path | None, encoding: str | 
     """
     if split not in ("train", "val", "test"):
         raise UsageError(f"--split must be train, val or test, not {split!r}")
-    run, tokenizer, device, model = _load_for_use(run_path, weights, device_name)
+    run, device, model = _load_for_use(run_path, weights, device_name)
+    if run.arch == "seq2seq":
+        return _evaluate_pairs(run, model, device, split, file, WEIGHTS[weights], options, log)
+    tokenizer = tokenizer_from_meta(run.dataset_meta)
     tcfg = run.train_config
     if file is not None:
         if not Path(file).is_file():

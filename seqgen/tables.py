@@ -99,7 +99,46 @@ def _pct(value) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+def pairs_tables(report: dict) -> list[Table]:
+    """An encoder-decoder's report: target likelihood, then decoded outputs beside the baseline, then by length."""
+    lik = Table(title=f"{report['run']} on {report['data']}", show_header=False)
+    lik.add_row("pairs", f"{report['pairs']:,}")
+    lik.add_row("target tokens scored (teacher forcing)", f"{report['tokens']:,}")
+    lik.add_row("cross-entropy (nats/token)", _num(report["nats_per_token"]))
+    lik.add_row("bits per token", _num(report["bits_per_token"]))
+    lik.add_row("perplexity", _num(report["perplexity"], ".3f"))
+    lik.caption = f"unknown target tokens {report['unknown']:,} ({report['unknown_rate']:.2%}) · {report['weights']} sha256 {report['weights_sha256'][:12]}"
+    dec = report["decoding"]
+    how = f"beam search, width {dec['beam']}, length penalty {dec['length_penalty']:g}" if dec["method"] == "beam" else "greedy"
+    out = Table(title=f"decoded outputs ({how}, at most {dec['max_length']} tokens)")
+    name, base = next(iter(report["baselines"].items()))
+    out.add_column("")
+    out.add_column("network", justify="right", style="bold")
+    out.add_column(name.replace("_", " "), justify="right")
+    base = base or {}
+    rows = [("BLEU", lambda f: _num(f.get("bleu", {}).get("score"), ".2f")), ("chrF", lambda f: _num(f.get("chrf", {}).get("score"), ".2f")),
+            ("exact match", lambda f: _pct(f.get("exact_match")))]
+    if "chord_accuracy" in report:
+        rows.append(("chord accuracy per beat", lambda f: _pct(f.get("chord_accuracy"))))
+    for label, cell in rows:
+        out.add_row(label, cell(report), cell(base))
+    out.caption = f"{report['bleu']['signature']}\n{report['chrf']['signature']}"
+    lengths = Table(title="exact match by source length")
+    for col in ("source tokens", "pairs", "exact match"):
+        lengths.add_column(col, justify="right")
+    for row in report["by_length"]:
+        lengths.add_row(row["source_tokens"], f"{row['pairs']:,}", _pct(row["exact_match"]))
+    examples = Table(title="examples", show_lines=False)
+    for col in ("source", "output", "reference"):
+        examples.add_column(col)
+    for ex in report.get("examples", []):
+        examples.add_row(ex["source"], ex["output"], ex["reference"])
+    return [lik, out, lengths, examples]
+
+
 def eval_tables(report: dict) -> list[Table]:
+    if report.get("kind") == "pairs":
+        return pairs_tables(report)
     tables = [likelihood_table(report)]
     gen = report.get("generation")
     if gen:

@@ -132,6 +132,24 @@ _NO_SPACE_BEFORE = set(".,;:!?)]}%'’”»…")
 _NO_SPACE_AFTER = set("([{¿¡“«")
 
 
+class WordSpacer:
+    """Spaces words as prose: none before closing punctuation or after opening punctuation, none at a line start."""
+
+    def __init__(self) -> None:
+        self.glue_next = True
+
+    def __call__(self, word: str) -> str:
+        glue = self.glue_next or word in _NO_SPACE_BEFORE
+        self.glue_next = word in _NO_SPACE_AFTER
+        return word if glue else " " + word
+
+
+def join_words(words: Iterable[str]) -> str:
+    """A line's words as prose."""
+    spacer = WordSpacer()
+    return "".join(spacer(w) for w in words)
+
+
 def split_words(line: str, lowercase: bool = False) -> list[str]:
     return _WORD.findall(line.lower() if lowercase else line)
 
@@ -185,13 +203,11 @@ class WordTokenizer(TextTokenizer):
 
     def render(self, ids: Iterable[int]) -> Iterator[str]:
         tokens = self.vocab.tokens
-        at_line_start, glue_next = True, False
+        spacer = WordSpacer()
         for i in ids:
             tok = tokens[i]
             if tok == EOS:
-                at_line_start, glue_next = True, False
+                spacer = WordSpacer()
                 yield "\n"
-                continue
-            glue = at_line_start or glue_next or tok in _NO_SPACE_BEFORE
-            at_line_start, glue_next = False, tok in _NO_SPACE_AFTER
-            yield tok if glue else " " + tok
+            else:
+                yield spacer(tok)

@@ -35,6 +35,10 @@ class Likelihood:
     def perplexity(self) -> float:
         return math.exp(self.nats) if self.tokens else float("nan")
 
+    def figures(self) -> dict:
+        """The keys every eval report gives a likelihood."""
+        return {"tokens": self.tokens, "nats_per_token": self.nats, "bits_per_token": self.bits, "perplexity": self.perplexity}
+
 
 @torch.no_grad()
 def score_ids(

@@ -64,7 +64,7 @@ class EvalOptions:
 
 def figures(lik: Likelihood) -> dict:
     """A likelihood as the report's keys."""
-    return {"tokens": lik.tokens, "nats_per_token": lik.nats, "bits_per_token": lik.bits, "perplexity": lik.perplexity}
+    return lik.figures()
 
 
 def per_note(lik: Likelihood, notes: int) -> dict:
@@ -212,7 +212,6 @@ def generation_report(run: Run, model: RNNLanguageModel, tokenizer, ds: Dataset,
 def extend_report(run: Run, model: RNNLanguageModel, tokenizer, data: np.ndarray, lik: Likelihood, opts: EvalOptions,
                   device: torch.device, log: Log) -> dict:
     """The keys `seqgen eval` adds to the likelihood report (see README, "eval output")."""
-    import sacrebleu
 
     opts.check()
     out: dict = {"kind": tokenizer.kind, "ngram_order": opts.ngram or None}
@@ -229,22 +228,30 @@ def extend_report(run: Run, model: RNNLanguageModel, tokenizer, data: np.ndarray
         out["baselines"] = baselines(ds.split("train"), data, len(tokenizer.vocab), opts.ngram, notes)
         if opts.bleu:
             out["generation"] = generation_report(run, model, tokenizer, ds, opts, device, log)
-    out["provenance"] = {
+    out["provenance"] = provenance(run, device, opts.seed, ds_path, vocab_digest(tokenizer.vocab.to_meta()))
+    return out
+
+
+def provenance(run: Run, device: torch.device, seed: int, dataset: Path, vocab_sha256: str) -> dict:
+    """How a report was made: the versions that trained and evaluated, the device, the seed, the vocabulary and data."""
+    import sacrebleu
+
+    return {
         "trained_with": run.config.get("seqgen_version"),
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
         "sacrebleu_version": sacrebleu.__version__,
         "device": str(device),
-        "seed": opts.seed,
-        "vocab_sha256": vocab_digest(tokenizer),
-        "dataset": str(ds_path),
+        "seed": seed,
+        "vocab_sha256": vocab_sha256,
+        "dataset": str(dataset),
     }
-    return out
 
 
-def vocab_digest(tokenizer) -> str:
+def vocab_digest(vocabularies) -> str:
+    """SHA-256 of a vocabulary's (or several vocabularies') meta.json form."""
     import hashlib
     import json
 
-    return hashlib.sha256(json.dumps(tokenizer.vocab.to_meta(), sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return hashlib.sha256(json.dumps(vocabularies, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 

@@ -11,6 +11,7 @@ from typing import Iterator, Sequence
 import torch
 
 from seqgen.config import SampleConfig
+from seqgen.models import search
 from seqgen.models.rnn_lm import RNNLanguageModel, State
 from seqgen.models.stepper import step_function
 
@@ -171,67 +172,12 @@ def beam_search(
 ) -> list[list[tuple[list[int], float]]]:
     """The `keep` best continuations of each primer (all primers of one length), with their scores.
 
-    All primers' beams run as one batch of B·K rows, one `Stepper` step per new token. A hypothesis's
-    score is its summed log-probability divided by its length ** alpha (length normalisation: without
-    it, search favours hypotheses that end early). With `eos_id`, a hypothesis that picks it is finished
-    (ending with it); otherwise every hypothesis has `length` ids. Beam 1 is greedy decoding.
-    """
-    if beam < 1 or not 1 <= keep <= beam:
-        raise ValueError("need beam >= 1 and 1 <= keep <= beam")
+    The primers are read as one batch; then `seqgen.models.search.beam_search` runs every primer's beams as one
+    batch, one `Stepper` step per new token (length-normalised scores; beam 1 is greedy decoding)."""
     model.eval()
-    B, K = len(primes), beam
     logits, state = model(torch.tensor([list(p) for p in primes], dtype=torch.long, device=device))  # (B, P, V)
-    logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1).repeat_interleave(K, dim=0)  # (B·K, V)
-    V = logp.size(-1)
-    rows = torch.arange(B, device=device).repeat_interleave(K)
-    state = select_state(state, rows)
-    scores = torch.full((B, K), float("-inf"), device=device)
-    scores[:, 0] = 0.0  # all K beams start equal: expand only the first, so the first step has no duplicates
-    seqs = torch.zeros(B * K, 0, dtype=torch.long, device=device)
-    step = step_function(model)
-    finished: list[list[tuple[list[int], float]]] = [[] for _ in range(B)]
-    width = min(2 * K, K * V) if eos_id is not None else K  # spare candidates replace beams that end
-    for t in range(length):
-        if t > 0:
-            logits, state = step(seqs[:, -1], state)  # (B·K, V)
-            logp = torch.log_softmax(logits.float(), dim=-1)
-        cand = (scores.view(-1, 1) + logp).view(B, K * V)  # (B, K·V)
-        top, index = cand.topk(width, dim=1)  # (B, width)
-        origin, token = index // V, index % V
-        if eos_id is not None:
-            top, origin, token = _set_aside_finished(top, origin, token, seqs, K, eos_id, t + 1, alpha, finished)
-        flat = (torch.arange(B, device=device).view(-1, 1) * K + origin).view(-1)  # (B·K,) rows to extend
-        seqs = torch.cat([seqs.index_select(0, flat), token.reshape(-1, 1)], dim=1)
-        state = select_state(state, flat)
-        scores = top
-    results = []
-    live = seqs.view(B, K, -1).tolist()
-    norm = (scores / max(1, length) ** alpha).tolist()
-    for b in range(B):
-        pool = finished[b] + [(ids, s) for ids, s in zip(live[b], norm[b]) if s != float("-inf")]
-        pool.sort(key=lambda item: -item[1])
-        results.append(pool[:keep])
-    return results
-
-
-def _set_aside_finished(top, origin, token, seqs, K, eos_id, length, alpha, finished):
-    """Move hypotheses that just produced `eos_id` to `finished`; keep the K best others alive (-inf pads)."""
-    B = top.size(0)
-    keep_top = torch.full((B, K), float("-inf"), device=top.device)
-    keep_origin = torch.zeros((B, K), dtype=torch.long, device=top.device)
-    keep_token = torch.zeros((B, K), dtype=torch.long, device=top.device)
-    top_l, origin_l, token_l = top.tolist(), origin.tolist(), token.tolist()
-    for b in range(B):
-        j = 0
-        for score, o, tok in zip(top_l[b], origin_l[b], token_l[b]):
-            if score == float("-inf") or j == K:
-                break
-            if tok == eos_id:
-                finished[b].append((seqs[b * K + o].tolist() + [tok], score / length**alpha))
-            else:
-                keep_top[b, j], keep_origin[b, j], keep_token[b, j] = score, o, tok
-                j += 1
-    return keep_top, keep_origin, keep_token
+    logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1)  # (B, V)
+    return search.beam_search(logp, state, step_function(model), select_state, beam, length, eos_id, alpha, keep)
 
 
 def beam_steps(

@@ -222,11 +222,18 @@ class Trainer:
     # ------------------------------------------------------------ the loop
 
     def _train_step(self, batch: Any, lr: float) -> tuple[float, float, int]:
-        """One optimizer step: (loss, gradient norm before clipping, predictions made)."""
+        """One optimizer step: (this rank's share of the loss, gradient norm before clipping, predictions made by all ranks)."""
         cfg = self.cfg
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         loss, count = self.task.loss(self.net, batch)
+        if self.group.world > 1:
+            # DDP averages the ranks' gradients; weighting each rank's mean by its share of the predictions makes that
+            # average the gradient of the mean over the whole batch, as one process would take, when the ranks' rows
+            # hold different numbers of tokens (pairs of different lengths)
+            (total,) = self.group.mean([float(count)])
+            loss = loss * (count / total)
+            count = round(total * self.group.world)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for p in self.model.parameters() if p.grad is not None]
@@ -310,16 +317,13 @@ class Trainer:
                 f"training diverged at step {pos.step + 1} (loss {loss:.4g}); nothing after the last checkpoint was saved",
                 "resume or retrain with a lower --lr or a smaller --clip",
             )
-        if self.group.world > 1:
-            (count,) = [round(c) for c in self.group.mean([float(count)])]
-        counted = count * self.group.world
         pos.step += 1
         pos.batch_in_epoch += 1
-        pos.tokens += counted
+        pos.tokens += count
         pos.acc_loss += loss
         pos.acc_grad += grad_norm
         pos.acc_n += 1
-        pos.elapsed += self.clock.tick(counted)
+        pos.elapsed += self.clock.tick(count)
         self.bar.update(1)
         if pos.step % self.cfg.log_every == 0:
             self._log_row(lr)
