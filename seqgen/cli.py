@@ -348,6 +348,8 @@ def sample(
     input_file: Annotated[Optional[Path], typer.Option(help="Encoder-decoder runs: inputs, one per line ('-': standard input, as when neither is given).", show_default=False)] = None,
     length_penalty: Annotated[float, typer.Option(min=0.0, max=10.0, help="Beam search: a hypothesis's log-probability is divided by its length to this power.")] = 1.0,
     max_length: Annotated[Optional[int], typer.Option(min=1, max=10_000, help="Encoder-decoder runs: longest output in tokens (default: twice the longest training target, at least 20).", show_default=False)] = None,
+    input_midi: Annotated[Optional[Path], typer.Option(help="Melody -> chords runs: harmonize the melody of this MIDI file or score (--out FILE.mid writes it with a chord track; without --out the chords are printed).", show_default=False)] = None,
+    chord_program: Annotated[int, typer.Option(min=0, max=127, help="Melody -> chords runs: General MIDI program of the chord track (0 is acoustic grand piano).")] = 0,
 ) -> None:
     """Generate new text, or music as MIDI files, from a trained run; or answer inputs with an encoder-decoder run."""
     from seqgen.config import SampleConfig
@@ -356,7 +358,8 @@ def sample(
 
     if greedy is None and (temperature is not None or top_k is not None or top_p is not None):
         greedy = False  # a sampling option asks for sampling
-    pairs = PairsOptions(input=input, input_file=input_file, length_penalty=length_penalty, max_length=max_length)
+    pairs = PairsOptions(input=input, input_file=input_file, length_penalty=length_penalty, max_length=max_length,
+                         input_midi=input_midi, chord_program=chord_program)
     music = MusicOptions(bars=bars, length_given=length is not None, tempo=tempo, program=program, time_signature=time_signature,
                          velocity=velocity, prime_midi=prime_midi, prime_bars=prime_bars, format=value(fmt))
     length = 500 if length is None else length
@@ -444,11 +447,16 @@ def plot_command(
     target: Annotated[Path, typer.Argument(help="A run folder (loss curves from metrics.jsonl) or a MIDI file (piano roll).", show_default=False)],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="PNG to write (default: RUN/loss.png, or the MIDI file's name with .png).", show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing PNG.")] = False,
+    attention: Annotated[bool, typer.Option("--attention", help="Encoder-decoder runs: draw the attention while the run answers --input (default --out attention.png).")] = False,
+    input: Annotated[Optional[str], typer.Option(help="With --attention: the input to answer.", show_default=False)] = None,
 ) -> None:
-    """Draw a run's training and validation loss, or a MIDI file's piano roll, as a PNG (needs matplotlib)."""
+    """Draw a run's training and validation loss, an encoder-decoder's attention, or a MIDI file's piano roll, as a PNG (needs matplotlib)."""
+    from seqgen.errors import UsageError
     from seqgen.evaluation.plot import plot
 
-    result = plot(target, out, force)
+    if attention != (input is not None):
+        raise UsageError("--attention and --input go together", "seqgen plot RUN --attention --input TEXT")
+    result = plot(target, out, force, input)
     if result.get("skipped_lines"):
         err.print(f"warning: skipped {result['skipped_lines']} unreadable line(s) of metrics.jsonl")
     err.print(f"wrote {result['out']}")

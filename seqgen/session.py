@@ -163,10 +163,13 @@ class PairsOptions:
     input_file: Path | None = None  # one input per line; '-' for stdin
     length_penalty: float = 1.0  # beam search: scores divided by length ** this
     max_length: int | None = None  # longest output in tokens (default: twice the longest training target, at least 20)
+    input_midi: Path | None = None  # melody -> chords runs: harmonize this MIDI file or score
+    chord_program: int = 0  # General MIDI program of the chord track
 
     def given(self) -> list[str]:
         return [n for n, on in (("--input", self.input is not None), ("--input-file", self.input_file is not None),
-                                ("--length-penalty", self.length_penalty != 1.0), ("--max-length", self.max_length is not None)) if on]
+                                ("--length-penalty", self.length_penalty != 1.0), ("--max-length", self.max_length is not None),
+                                ("--input-midi", self.input_midi is not None), ("--chord-program", self.chord_program != 0)) if on]
 
 
 def _input_lines(opts: PairsOptions) -> list[str]:
@@ -200,6 +203,11 @@ def sample_pairs(run: Run, model: torch.nn.Module, device: torch.device, cfg: Sa
     if out is not None and Path(out).exists() and not force:
         raise UsageError(f"{out} already exists", "pass --force to overwrite it, or choose another --out")
     source, target = Side.from_meta(run.dataset_meta["source"]), Side.from_meta(run.dataset_meta["target"])
+    harmony = run.dataset_meta.get("harmony")
+    if (opts.input_midi is not None or opts.chord_program != 0) and harmony is None:
+        raise UsageError(f"--input-midi and --chord-program are for melody -> chords runs; {run.path} is not one")
+    if opts.input_midi is not None:
+        return _harmonize(model, device, cfg, opts, source, target, harmony, out, warn)
     lines = _input_lines(opts)
     encoded = [source.encode(line) for line in lines]
     unknown = sum(u for _, u in encoded)
@@ -216,6 +224,37 @@ def sample_pairs(run: Run, model: torch.nn.Module, device: torch.device, cfg: Sa
     else:
         sys.stdout.write(body)
         sys.stdout.flush()
+    return texts
+
+
+def _harmonize(model, device, cfg: SampleConfig, opts: PairsOptions, source, target, harmony: dict, out: Path | None, warn: Log) -> list[str]:
+    """A melody (MIDI file or score) -> one chord per beat -> the melody and a chord track as MIDI (or the chords as text)."""
+    from seqgen.models.translate import translate
+    from seqgen.music.harmony import NO_CHORD, harmonized_song, melody_segments, segment_beats
+    from seqgen.music.midi_io import song_to_midi_bytes
+    from seqgen.music.tokens import read_songs
+
+    if not Path(opts.input_midi).is_file():
+        raise UsageError(f"no such file: {opts.input_midi}")
+    if out is not None and Path(out).suffix.lower() not in (".mid", ".midi"):
+        raise UsageError(f"--out {out} must be a MIDI file (.mid) for a harmonized melody")
+    spq, bars = int(harmony["steps_per_quarter"]), int(harmony["segment_bars"])
+    song = read_songs(Path(opts.input_midi))[0]
+    piece, segments = melody_segments(song, spq, bars)
+    encoded = [source.encode(" ".join(tokens)) for tokens in segments]
+    if sum(u for _, u in encoded):
+        warn(f"warning: {sum(u for _, u in encoded)} melody token(s) are not in the run's vocabulary and read as <unk>")
+    beats = [segment_beats(tokens, spq) for tokens in segments]
+    outputs = translate(model, [ids for ids, _ in encoded], cfg, device, opts.max_length or max(beats) + 1, opts.length_penalty)
+    # one chord per beat: a shorter output holds its last chord to the segment's end, a longer one is cut
+    chords = [(c + [c[-1] if c else NO_CHORD] * n)[:n] for c, n in zip((target.decode(h[0]).split() for h in outputs), beats)]
+    texts = [" ".join(c) for c in chords]
+    if out is None:
+        sys.stdout.write("".join(t + "\n" for t in texts))
+        return texts
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(Path(out), song_to_midi_bytes(harmonized_song(song, chords, piece, spq, bars, opts.chord_program)))
+    warn(f"wrote {out} ({len(segments)} segment(s) of {bars} bars harmonized, {sum(len(c) for c in chords)} beats)")
     return texts
 
 
@@ -336,7 +375,7 @@ def _evaluate_pairs(run: Run, model: torch.nn.Module, device: torch.device, spli
         data, label = ds.split(split), f"{split} split"
     if len(data) == 0:
         raise InputError(f"the {label} holds no pairs", "evaluate another split or a file")
-    harmony = run.dataset_meta.get("pairs_of") == "melody:chords"
+    harmony = run.dataset_meta.get("harmony")  # melody -> chords runs: chord accuracy and the most-frequent-chord baseline
     unk = target.vocab.index["<unk>"]
     unknown = int((np.asarray(data.tgt) == unk).sum())
     figures = evaluate_pairs(model, data, source, target, opts, device, harmony, ds.split("train") if ds is not None else None, log)

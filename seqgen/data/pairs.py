@@ -115,6 +115,8 @@ class PairsReport:
 
 
 Pair = tuple[str, str, str]  # (source, target, where it came from: "file:line")
+# A pair's split comes from a hash of the pair itself, or of its piece for music (a tune's segments stay together):
+# a pair may carry that key as a fourth item.
 
 
 def tsv_pairs(path: Path, report: PairsReport) -> Iterator[Pair]:
@@ -260,7 +262,7 @@ class PairSplit:
 
 
 def prepare_pairs(
-    pairs: Iterable[Pair],
+    pairs: Iterable[tuple[str, ...]],
     out: Path,
     report: PairsReport,
     source_level: str = "char",
@@ -283,7 +285,7 @@ def prepare_pairs(
            "tgt": Side(target_level, Vocabulary(list(SPECIALS.values()), dict(SPECIALS)), lowercase)}
     seen: set[tuple[str, str]] = set()
     kept: list[tuple[str, list[str], list[str]]] = []  # (split, source tokens, target tokens)
-    for source, target, where in pairs:
+    for source, target, where, *key in pairs:
         if (source, target) in seen:
             report.duplicates += 1
             continue
@@ -295,7 +297,7 @@ def prepare_pairs(
         if len(src_toks) > max_length or len(tgt_toks) > max_length:
             report.skip(f"a side over --max-length {max_length} tokens", where)
             continue
-        kept.append((split_of(f"{source}\t{target}", val, test), src_toks, tgt_toks))
+        kept.append((split_of(key[0] if key else f"{source}\t{target}", val, test), src_toks, tgt_toks))
     train = [(s, t) for split, s, t in kept if split == "train"]
     if not train:
         raise InputError(f"no usable pairs in the training split ({report.lines:,} lines read)", "pass more pairs or lower --val/--test")

@@ -70,33 +70,28 @@ def chord_accuracy(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]])
 
 
 def most_frequent_chord(train_sources: Sequence[Sequence[str]], train_targets: Sequence[Sequence[str]],
-                        sources: Sequence[Sequence[str]]) -> list[list[str]]:
+                        sources: Sequence[Sequence[str]], spq: int) -> list[list[str]]:
     """The harmonization baseline: for each beat, the chord the training split most often puts under the same set of
     melody pitch classes (the corpus's commonest chord for a set it never saw)."""
-    from seqgen.music.harmony import beat_pitch_classes
+    from seqgen.music.harmony import beat_pitch_classes, segment_beats
 
     table: dict[frozenset, Counter] = defaultdict(Counter)
     overall: Counter = Counter()
     for src, tgt in zip(train_sources, train_targets):
-        for classes, chord in zip(beat_pitch_classes(src, len(tgt)), tgt):
+        for classes, chord in zip(beat_pitch_classes(src, len(tgt), spq), tgt):
             table[classes][chord] += 1
             overall[chord] += 1
     fallback = overall.most_common(1)[0][0] if overall else "N"
     out = []
     for src in sources:
-        n = _beats(src)
-        out.append([table[c].most_common(1)[0][0] if table.get(c) else fallback for c in beat_pitch_classes(src, n)])
+        classes = beat_pitch_classes(src, segment_beats(src, spq), spq)
+        out.append([table[c].most_common(1)[0][0] if table.get(c) else fallback for c in classes])
     return out
 
 
-def _beats(source_tokens: Sequence[str]) -> int:
-    from seqgen.music.harmony import segment_beats
-
-    return segment_beats(source_tokens)
-
-
 def evaluate_pairs(model: torch.nn.Module, split: PairSplit, source: Side, target: Side, opts: PairsEvalOptions,
-                   device: torch.device, harmony: bool, train: PairSplit | None, log: Log) -> dict:
+                   device: torch.device, harmony: dict | None, train: PairSplit | None, log: Log) -> dict:
+    """`harmony`: the dataset's harmony settings (steps per quarter, segment bars) for melody -> chords runs."""
     """Every figure of a pairs run on one split (the keys under README, "eval output", pairs runs)."""
     lik = score_pairs(model, split, opts.batch, device)
     assert lik is not None
@@ -125,7 +120,7 @@ def evaluate_pairs(model: torch.nn.Module, split: PairSplit, source: Side, targe
         if train is not None:
             tr_src = [source.decode(train.source(i)).split() for i in range(len(train))]
             tr_tgt = [target.decode(train.target(i)).split() for i in range(len(train))]
-            guess = most_frequent_chord(tr_src, tr_tgt, [s.split() for s in src_texts])
+            guess = most_frequent_chord(tr_src, tr_tgt, [s.split() for s in src_texts], harmony["steps_per_quarter"])
             baseline = {"chord_accuracy": chord_accuracy(guess, ref_chords), **text_figures([" ".join(g) for g in guess], refs, tokenize)}
         report["baselines"] = {"most_frequent_chord": baseline or None}
     else:

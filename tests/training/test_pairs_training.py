@@ -116,3 +116,32 @@ def test_two_processes_train_an_encoder_decoder(tmp_path):
     for a, b in zip(one, two):
         key = "val_loss" if "val_loss" in a else "train_loss"
         assert b[key] == pytest.approx(a[key], rel=1e-4)
+
+
+def test_inputs_come_from_a_file_or_standard_input_in_order(cli, addition, tmp_path, monkeypatch):
+    import io
+
+    run = tmp_path / "run"
+    assert cli("train", addition, "--out", run, "--max-steps", "4", *TINY).code == 0
+    (tmp_path / "in.txt").write_text("1+2\n\n30+4\n")
+    from_file = cli("sample", run, "--input-file", tmp_path / "in.txt")
+    assert from_file.code == 0 and len(from_file.out.split("\n")) == 4 and from_file.out.split("\n")[1] == ""  # an empty input, an empty line
+    monkeypatch.setattr("sys.stdin", io.StringIO("1+2\n\n30+4\n"))
+    assert cli("sample", run).out == from_file.out  # greedy: the same lines
+    res = cli("sample", run, "--input-file", tmp_path / "in.txt", "--out", tmp_path / "out.txt")
+    assert res.code == 0 and (tmp_path / "out.txt").read_text() == from_file.out
+
+
+def test_the_attention_heat_map(cli, addition, tmp_path):
+    pytest.importorskip("matplotlib")
+    from seqgen.evaluation.plot import plot_attention
+
+    run = tmp_path / "run"
+    assert cli("train", addition, "--out", run, "--max-steps", "4", *TINY).code == 0
+    res = cli("plot", run, "--attention", "--input", "12+34", "--out", tmp_path / "att.png")
+    assert res.code == 0, res.err
+    assert (tmp_path / "att.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    drawn = plot_attention(run, "12+34", tmp_path / "again.png")
+    assert all(len(row) == 5 and sum(row) == pytest.approx(1.0) for row in drawn["weights"])  # 5 source characters
+    res = cli("plot", run, "--attention")
+    assert res.code == 2 and "--attention and --input go together" in res.err
