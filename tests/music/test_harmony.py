@@ -49,11 +49,16 @@ def tune_with_chords(path, progression=PROGRESSION, seed=0):
     return write(path, [conductor, track(notes(melody, channel=0), "Melody"), track(notes(chords, channel=1), "Chords")])
 
 
-def test_prepare_makes_one_chord_per_beat(cli, tmp_path):
+def tunes(tmp_path, n):
     folder = tmp_path / "tunes"
     folder.mkdir()
-    for i in range(12):
+    for i in range(n):
         tune_with_chords(folder / f"t{i}.mid", seed=i)
+    return folder
+
+
+def test_prepare_makes_one_chord_per_beat(cli, tmp_path):
+    folder = tunes(tmp_path, 12)
     res = cli("prepare", folder, "--pairs", "melody:chords", "--segment-bars", "4", "--out", tmp_path / "d", "--val", "0.2", "--test", "0.2")
     assert res.code == 0, res.err
     ds = PairsDataset.open(tmp_path / "d")
@@ -73,10 +78,7 @@ def test_prepare_makes_one_chord_per_beat(cli, tmp_path):
 
 
 def test_a_tunes_segments_share_a_split(cli, tmp_path):
-    folder = tmp_path / "tunes"
-    folder.mkdir()
-    for i in range(30):
-        tune_with_chords(folder / f"t{i}.mid", seed=i)
+    folder = tunes(tmp_path, 30)
     assert cli("prepare", folder, "--pairs", "melody:chords", "--segment-bars", "4", "--out", tmp_path / "d", "--val", "0.3", "--test", "0.3").code == 0
     ds = PairsDataset.open(tmp_path / "d")
     # the first segment of a tune and its second fall in one split: counts per split are even (2 per tune)
@@ -84,10 +86,7 @@ def test_a_tunes_segments_share_a_split(cli, tmp_path):
 
 
 def test_a_file_without_a_chord_track_is_skipped_and_counted(cli, tmp_path):
-    folder = tmp_path / "tunes"
-    folder.mkdir()
-    for i in range(6):
-        tune_with_chords(folder / f"t{i}.mid", seed=i)
+    folder = tunes(tmp_path, 6)
     write(folder / "solo.mid", [track(notes([(0, Q, 72), (Q, 2 * Q, 74)]), "Solo")])
     res = cli("prepare", folder, "--pairs", "melody:chords", "--out", tmp_path / "d", "--val", "0", "--test", "0")
     assert res.code == 0, res.err
@@ -106,10 +105,7 @@ def test_the_most_frequent_chord_baseline_counts_by_hand():
 
 
 def test_a_melody_comes_back_harmonized_for_a_daw(cli, tmp_path):
-    folder = tmp_path / "tunes"
-    folder.mkdir()
-    for i in range(10):
-        tune_with_chords(folder / f"t{i}.mid", seed=i)
+    folder = tunes(tmp_path, 10)
     assert cli("prepare", folder, "--pairs", "melody:chords", "--segment-bars", "4", "--out", tmp_path / "d", "--val", "0", "--test", "0").code == 0
     run = tmp_path / "run"
     res = cli("train", tmp_path / "d", "--out", run, "--max-steps", "40", "--batch", "8", "--hidden", "32", "--embed", "16", "--layers", "1",
