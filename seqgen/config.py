@@ -91,7 +91,7 @@ class Seq2SeqConfig:
     src_vocab: int  # source tokens
     tgt_vocab: int  # target tokens (what the decoder predicts)
     cell: str = "lstm"  # lstm | gru | rnn (tanh), encoder and decoder alike
-    layers: int = 2  # stacked layers in the encoder and in the decoder
+    layers: int = 1  # stacked layers in the encoder and in the decoder (one: 3× the steps of two in the same time; benchmarks/seq2seq.md)
     hidden: int = 256  # decoder units; each encoder direction has as many
     embed: int = 128  # embedding width, both sides
     dropout: float = 0.2  # on embeddings, between layers and before the output layer
