@@ -431,6 +431,15 @@ def table(title: str, rows: list[dict]) -> tuple[Table, str]:
     return t, "\n".join(md) + "\n"
 
 
+def sections_wanted(parser: argparse.ArgumentParser, only: str, sections: dict) -> list[str]:
+    """The sections named by --only, in its order; an unknown name is a usage error."""
+    wanted = [s.strip() for s in only.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in sections]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(sections)}")
+    return wanted
+
+
 SECTIONS = {
     "train": ("Training throughput, batch 64 × 64, embedding 128 (tokens/s; GFLOP/s vs plain matmul at the same shapes)", bench_train),
     "sample": ("Sampling throughput (tokens/s; the old per-token fused call for comparison)", lambda a, w: bench_sample(a)),
@@ -449,10 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json", help="where to write the results")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads or default_threads() or torch.get_num_threads())
-    wanted = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in SECTIONS]
-    if unknown:
-        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    wanted = sections_wanted(parser, args.only, SECTIONS)
     info = machine()
     results: dict = {"machine": info, "quick": args.quick}
     markdown = [f"Measured {info['date']} on {info['cpu']} ({info['logical_cpus']} CPUs), {info['threads']} torch threads, torch {info['torch']}.\n"]

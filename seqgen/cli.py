@@ -245,10 +245,10 @@ def train(
     # Every option below defaults to None, meaning "not given": a fresh run takes the config's default (named in the
     # help), and --resume refuses the ones a run cannot change and keeps its own values for the rest.
     cell: Annotated[Optional[Cell], typer.Option(help=default("Recurrent cell (rnn is tanh).", M.cell), show_default=False)] = None,
-    layers: Annotated[Optional[int], typer.Option(min=1, max=256, help=default("Stacked recurrent layers.", M.layers), show_default=False)] = None,
-    hidden: Annotated[Optional[int], typer.Option(min=1, max=2**16, help=default("Units per layer.", M.hidden), show_default=False)] = None,
+    layers: Annotated[Optional[int], typer.Option(min=1, max=256, help=default("Stacked recurrent layers.", f"{M.layers}; pairs: {S.layers}"), show_default=False)] = None,
+    hidden: Annotated[Optional[int], typer.Option(min=1, max=2**16, help=default("Units per layer.", f"{M.hidden}; pairs: {S.hidden}"), show_default=False)] = None,
     embed: Annotated[Optional[int], typer.Option(min=1, max=2**16, help=default("Embedding width.", M.embed), show_default=False)] = None,
-    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Dropout between layers and before the output, in [0, 1).", M.dropout), show_default=False)] = None,
+    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Dropout between layers and before the output, in [0, 1).", f"{M.dropout}; pairs: {S.dropout}"), show_default=False)] = None,
     tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help=default("Share input and output embeddings (needs --embed = --hidden).", "no-tie-weights"), show_default=False)] = None,
     bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--no-bidirectional", help=default("Pairs: the encoder reads the source both ways.", "bidirectional"), show_default=False)] = None,
     attention: Annotated[Optional[Attention], typer.Option(help=default("Pairs: bahdanau (additive), luong (general, input feeding) or none (final state only).", S.attention), show_default=False)] = None,

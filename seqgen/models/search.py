@@ -3,7 +3,8 @@ sampled decoding to an end token.
 
 A model plugs in with two functions: `step(ids (N,), state) -> (logits (N, V), state)` and
 `select(state, rows (N',)) -> state` (the state's rows, for a beam search that keeps some hypotheses and copies
-others). The language model's state is its (L, N, H) recurrent state; the encoder–decoder's a `DecoderState`.
+others), and may bring a cheaper `reorder` for the rows a beam search moves only among one input's hypotheses (an
+encoder–decoder's encoder states are the same for all of them, so only the decoder's need moving). The language model's state is its (L, N, H) recurrent state; the encoder–decoder's a `DecoderState`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def beam_search(
     eos_id: int | None = None,
     alpha: float = 1.0,
     keep: int = 1,
+    reorder: Select | None = None,
 ) -> list[list[tuple[list[int], float]]]:
     """The `keep` best continuations of each of B rows, with their scores, best first.
 
@@ -35,7 +37,8 @@ def beam_search(
     rows' beams run as one batch of B·K rows. A hypothesis's score is its summed log-probability divided by its
     length ** alpha (length normalisation: without it, search favours hypotheses that end early). With `eos_id`, a
     hypothesis that picks it is finished (ending with it); otherwise every hypothesis has `length` ids. Beam 1 is
-    greedy decoding.
+    greedy decoding. A row stops once it holds K finished hypotheses and its best live one scores no better than the
+    K-th of them (the stopping rule of Hugging Face's BeamHypotheses.is_done); the search stops when every row has.
     """
     if beam < 1 or not 1 <= keep <= beam:
         raise ValueError("need beam >= 1 and 1 <= keep <= beam")
@@ -60,7 +63,7 @@ def beam_search(
             top, origin, token = _set_aside_finished(top, origin, token, seqs, K, eos_id, t + 1, alpha, finished)
         flat = (torch.arange(B, device=device).view(-1, 1) * K + origin).view(-1)  # (B·K,) rows to extend
         seqs = torch.cat([seqs.index_select(0, flat), token.reshape(-1, 1)], dim=1)
-        state = select(state, flat)
+        state = (reorder or select)(state, flat)  # each row's hypotheses come from the same row
         scores = top
         if bool((scores == float("-inf")).all()):
             break  # every hypothesis has ended
@@ -75,23 +78,26 @@ def beam_search(
 
 
 def _set_aside_finished(top, origin, token, seqs, K, eos_id, length, alpha, finished):
-    """Move hypotheses that just produced `eos_id` to `finished`; keep the K best others alive (-inf pads)."""
-    B = top.size(0)
-    keep_top = torch.full((B, K), float("-inf"), device=top.device)
-    keep_origin = torch.zeros((B, K), dtype=torch.long, device=top.device)
-    keep_token = torch.zeros((B, K), dtype=torch.long, device=top.device)
+    """Move hypotheses that just produced `eos_id` to `finished`; keep the K best others alive (-inf pads).
+
+    A row whose search is over (K finished, none of its live hypotheses better than the K-th) keeps none alive."""
+    B, inf = top.size(0), float("-inf")
+    keep_top, keep_origin, keep_token = [[inf] * K for _ in range(B)], [[0] * K for _ in range(B)], [[0] * K for _ in range(B)]
     top_l, origin_l, token_l = top.tolist(), origin.tolist(), token.tolist()
     for b in range(B):
         j = 0
         for score, o, tok in zip(top_l[b], origin_l[b], token_l[b]):
-            if score == float("-inf") or j == K:
+            if score == inf or j == K:
                 break
             if tok == eos_id:
                 finished[b].append((seqs[b * K + o].tolist() + [tok], score / length**alpha))
             else:
-                keep_top[b, j], keep_origin[b, j], keep_token[b, j] = score, o, tok
+                keep_top[b][j], keep_origin[b][j], keep_token[b][j] = score, o, tok
                 j += 1
-    return keep_top, keep_origin, keep_token
+        if len(finished[b]) >= K and keep_top[b][0] / length**alpha <= sorted(s for _, s in finished[b])[-K]:
+            keep_top[b] = [inf] * K  # done: nothing alive can still enter its K best
+    as_tensor = lambda rows, dtype: torch.tensor(rows, dtype=dtype, device=top.device)  # noqa: E731
+    return as_tensor(keep_top, torch.float32), as_tensor(keep_origin, torch.long), as_tensor(keep_token, torch.long)
 
 
 @torch.no_grad()

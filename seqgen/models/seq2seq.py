@@ -55,6 +55,12 @@ class DecoderState:
         return DecoderState(rows(self.hidden, 1), rows(self.cell, 1), rows(self.feed), rows(self.memory),  # type: ignore[arg-type]
                             rows(self.keys), rows(self.mask), rows(self.weights))  # type: ignore[arg-type]
 
+    def reorder(self, index: torch.Tensor) -> "DecoderState":
+        """Rows `index` of the decoder's fields only: for a beam search moving hypotheses among one source's rows,
+        whose encoder states (memory, keys, mask) are the same, so they stay as they are."""
+        rows = lambda t, dim=0: None if t is None else t.index_select(dim, index)  # noqa: E731
+        return DecoderState(rows(self.hidden, 1), rows(self.cell, 1), rows(self.feed), self.memory, self.keys, self.mask, rows(self.weights))  # type: ignore[arg-type]
+
 
 class Seq2Seq(nn.Module):
     def __init__(self, cfg: Seq2SeqConfig):

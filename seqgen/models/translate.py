@@ -21,10 +21,10 @@ BATCH = 64  # inputs decoded together
 def source_batch(sources: Sequence[Sequence[int]], device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
     """src (B, S) padded with 0 and lengths (B,); an empty source reads as one <eos> so the encoder has a step."""
     rows = [list(s) or [EOS] for s in sources]
-    src = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long)
+    src = np.zeros((len(rows), max(len(r) for r in rows)), dtype=np.int64)
     for i, r in enumerate(rows):
-        src[i, : len(r)] = torch.tensor(r)
-    return src.to(device), torch.tensor([len(r) for r in rows])
+        src[i, : len(r)] = r
+    return torch.from_numpy(src).to(device), torch.tensor([len(r) for r in rows])
 
 
 @torch.no_grad()
@@ -53,7 +53,7 @@ def translate(
         logits, state = model.step(bos, state)  # (B, V): the first token's scores
         if cfg.beam:
             found = search.beam_search(torch.log_softmax(logits.float(), dim=-1), state, model.step, DecoderState.select,
-                                       cfg.beam, max_length, EOS, length_penalty, keep=cfg.num)
+                                       cfg.beam, max_length, EOS, length_penalty, keep=cfg.num, reorder=DecoderState.reorder)
             outputs = [[ids for ids, _ in hyps] for hyps in found]
         else:
             copies = torch.arange(len(rows), device=device).repeat_interleave(cfg.num)

@@ -133,6 +133,30 @@ def test_beam_search_returns_the_best_hypotheses_counted_by_hand():
     assert best[0][0] == [2, 0]  # greedy would take 1 first (0.55) and miss it: 0.4 then <eos> 0.6 is best per token
 
 
+def test_beam_search_stops_once_no_live_hypothesis_can_enter_the_best():
+    """After the first token, <eos> (0) is likely: by the second step two hypotheses have ended, and nothing still alive
+    scores as well as they do, so the search stops there instead of running to `length`."""
+    table = torch.tensor([[1.0, 0.0, 0.0], [0.9, 0.05, 0.05], [0.9, 0.05, 0.05]]).clamp_min(1e-12).log()
+    first = torch.tensor([[0.05, 0.55, 0.40]]).log()
+    steps = []
+
+    def step(ids, state):
+        steps.append(len(ids))
+        return table[ids], state
+
+    found = search.beam_search(first, None, step, lambda state, rows: state, beam=2, length=50, eos_id=0, alpha=1.0, keep=2)[0]
+    assert [ids for ids, _ in found] == [[1, 0], [2, 0]]
+    assert len(steps) == 1  # one step after the first token, not 49
+
+
+@pytest.mark.parametrize("attention", ["luong", "none"])
+def test_beam_search_gives_each_source_the_same_outputs_in_a_batch_as_alone(attention):
+    model = tiny(attention, seed=5)
+    sources = many_sources(12, seed=6)
+    cfg = SampleConfig(beam=3, num=2, length=10)
+    assert translate(model, sources, cfg, max_length=10, batch=12) == translate(model, sources, cfg, max_length=10, batch=1)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_the_bidirectional_encoder_sees_the_future(cell):
     """Changing the last source token changes what the encoder says at the first position only when it reads both ways."""
