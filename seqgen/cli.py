@@ -47,11 +47,24 @@ Level = choices("Level", ("char", "word", "melody", "notes"))
 Weights = choices("Weights", ("best", "last"))
 Split = choices("Split", ("train", "val", "test"))
 Format = choices("Format", ("midi", "tokens"))
+Parts = choices("Parts", ("program", "track", "none"))  # seqgen.music.parts.PART_MODES, without importing music here
 BleuTokenizer = choices("BleuTokenizer", ("13a", "none", "intl", "char", "zh"))
 PairsOf = choices("PairsOf", ("text", "melody:chords"))
 SideLevel = choices("SideLevel", ("char", "word", "tokens"))
 Attention = choices("Attention", ATTENTIONS)
 DEVICE_HELP = "auto (CUDA, then Apple MPS, then the CPU), cpu, cuda or mps; pick a GPU with CUDA_VISIBLE_DEVICES."
+
+
+def program_spec(text: str) -> str:
+    """--program's value checked as the parser reads it, so a bad one is the parser's own "Invalid value" line."""
+    from seqgen.errors import UsageError
+    from seqgen.music.parts import parse_programs
+
+    try:
+        parse_programs(text)
+    except UsageError as exc:
+        raise typer.BadParameter(exc.message) from None
+    return text
 
 
 def value(choice: Enum | None) -> str | None:
@@ -109,6 +122,9 @@ def prepare(
     count: Annotated[int, typer.Option(min=10, help="Built-in pair tasks (addition, dates): distinct pairs to generate, all splits together.")] = 60_000,
     digits: Annotated[int, typer.Option(min=1, max=30, help="Built-in task addition: digits per operand.")] = 3,
     segment_bars: Annotated[int, typer.Option(min=1, max=64, help="--pairs melody:chords: bars per pair.")] = 8,
+    parts: Annotated[Optional[Parts], typer.Option(help=default(
+        "Music, notes level: keep each note's part: by track (track or part name), by General MIDI program, or none (one stream).",
+        "track when a source has more than one melodic track or part, else none"), show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing dataset folder.")] = False,
 ) -> None:
     """Tokenize text, music or pairs into a dataset folder (meta.json + train/val/test ids)."""
@@ -141,10 +157,12 @@ def prepare(
     if kind == "music":
         from seqgen.music.prepare import prepare_music
 
-        mreport = prepare_music(sources, out, level, val, test, force, tracks, steps_per_quarter, transpose, key_normalize, velocity_bins, drums)
+        mreport = prepare_music(sources, out, level, val, test, force, tracks, steps_per_quarter, transpose, key_normalize, velocity_bins, drums,
+                                parts=value(parts))
         _print_music_report(mreport, time.perf_counter() - start)
         return
-    music_only = {"--tracks": tracks, "--transpose": transpose, "--key-normalize": key_normalize, "--velocity-bins": velocity_bins, "--drums": drums}
+    music_only = {"--tracks": tracks, "--transpose": transpose, "--key-normalize": key_normalize, "--velocity-bins": velocity_bins, "--drums": drums,
+                  "--parts": parts}
     given = [name for name, value in music_only.items() if value]
     if given or steps_per_quarter != 12:
         raise UsageError(f"{(given or ['--steps-per-quarter'])[0]} is a music option", "pass --kind music for MIDI files and scores")
@@ -199,6 +217,11 @@ def _print_music_report(report, seconds: float) -> None:
     if report.transposed:
         table.add_row("transposed copies", f"{report.transposed:,} (in train)")
     table.add_row("notes", f"{report.notes:,}")
+    if report.parts_mode is not None:
+        shown = ", ".join(f"{name} ({report.part_notes[name]:,} notes)" for name in report.parts) or "none"
+        table.add_row(f"parts (by {report.parts_mode})" if report.parts else "parts", shown if report.parts else "none: one stream (--parts none)")
+    if report.parts_merged:
+        table.add_row("tracks read as another part", f"{sum(report.parts_merged.values()):,} (a part in under 5% of the pieces, or beyond 15 melodic ones, is not kept)")
     for reason, n in report.dropped.most_common():
         table.add_row(f"dropped: {reason}", f"{n:,}")
     for reason, n in report.shortened.most_common():
@@ -209,6 +232,11 @@ def _print_music_report(report, seconds: float) -> None:
     err.print(table)
     for name, reason in report.skipped:
         err.print(f"skipped {name}: {reason}")
+    for i, (merge, n) in enumerate(sorted(report.parts_merged.items(), key=lambda kv: -kv[1])):
+        if i == 10:
+            err.print(f"… and {len(report.parts_merged) - 10:,} more (meta.json: stats.parts.merged)")
+            break
+        err.print(f"read track {merge.replace(' -> ', ' as part ')} (in {n:,} of {report.parts_pieces:,} pieces)")
     pieces = sum(report.pieces.values()) - report.transposed
     for split in report.empty_splits:
         option = f"--{split} {report.fractions[split]:g}"
