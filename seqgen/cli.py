@@ -366,12 +366,15 @@ def sample(
     beam: Annotated[Optional[int], typer.Option(min=1, help="Beam search of this width for the most likely continuation (length-normalised); --num gives the best N beams.", show_default=False)] = None,
     bars: Annotated[Optional[int], typer.Option(min=1, max=10_000, help="Music: bars to generate after the primer (default 16 unless --length is given).", show_default=False)] = None,
     tempo: Annotated[Optional[float], typer.Option(help="Music: tempo in quarter notes per minute (default: the primer's, else the corpus's, else 120).", show_default=False)] = None,
-    program: Annotated[int, typer.Option(min=0, max=127, help="Music: General MIDI program 0-127 of the part (0 is acoustic grand piano).")] = 0,
+    program: Annotated[Optional[str], typer.Option(parser=program_spec, metavar="N|PART=N,...", help=default(
+        "Music: General MIDI program 0-127 for every part (0 is acoustic grand piano), or per part: Soprano=52,Bass=32.",
+        "each part's own program from the corpus; 0 for a run without parts"), show_default=False)] = None,
     time_signature: Annotated[Optional[str], typer.Option(help="Music: time signature such as 3/4 (default: the generated one, else the corpus's).", show_default=False)] = None,
     velocity: Annotated[int, typer.Option(min=1, max=127, help="Music: note velocity 1-127 when the run has no velocity tokens.")] = 80,
     prime_midi: Annotated[Optional[Path], typer.Option(help="Music: continue this MIDI file (or score), tokenized with the run's scheme.", show_default=False)] = None,
     prime_bars: Annotated[Optional[int], typer.Option(min=1, help="Music: use only the first N bars of --prime-midi.", show_default=False)] = None,
-    fmt: Annotated[Optional[Format], typer.Option("--format", help="Music: midi or tokens (default: midi when --out ends in .mid, else tokens).", show_default=False)] = None,
+    fmt: Annotated[Optional[Format], typer.Option("--format", help=default("Music: midi or tokens.", "by the extension of --out: .mid MIDI, .musicxml/.xml/.mxl a score, .wav audio; else tokens"), show_default=False)] = None,
+    soundfont: Annotated[Optional[Path], typer.Option(help=default("Music, --out FILE.wav: the General MIDI soundfont fluidsynth plays.", "the first found in /usr/share/sounds/sf2, /usr/share/soundfonts, Homebrew's share/soundfonts"), show_default=False)] = None,
     input: Annotated[Optional[str], typer.Option(help="Encoder-decoder runs: the input to answer, translate or harmonize (one per line).", show_default=False)] = None,
     input_file: Annotated[Optional[Path], typer.Option(help="Encoder-decoder runs: inputs, one per line ('-': standard input, as when neither is given).", show_default=False)] = None,
     length_penalty: Annotated[float, typer.Option(min=0.0, max=10.0, help="Beam search: a hypothesis's log-probability is divided by its length to this power.")] = 1.0,
@@ -379,7 +382,7 @@ def sample(
     input_midi: Annotated[Optional[Path], typer.Option(help="Melody -> chords runs: harmonize the melody of this MIDI file or score (--out FILE.mid writes it with a chord track; without --out the chords are printed).", show_default=False)] = None,
     chord_program: Annotated[int, typer.Option(min=0, max=127, help="Melody -> chords runs: General MIDI program of the chord track (0 is acoustic grand piano).")] = 0,
 ) -> None:
-    """Generate new text, or music as MIDI files, from a trained run; or answer inputs with an encoder-decoder run."""
+    """Generate new text, or music as MIDI files, scores (.musicxml) or audio (.wav), from a trained run; or answer inputs with an encoder-decoder run."""
     from seqgen.config import SampleConfig
     from seqgen.music.sample import MusicOptions
     from seqgen.session import PairsOptions, sample_run
@@ -389,7 +392,7 @@ def sample(
     pairs = PairsOptions(input=input, input_file=input_file, length_penalty=length_penalty, max_length=max_length,
                          input_midi=input_midi, chord_program=chord_program)
     music = MusicOptions(bars=bars, length_given=length is not None, tempo=tempo, program=program, time_signature=time_signature,
-                         velocity=velocity, prime_midi=prime_midi, prime_bars=prime_bars, format=value(fmt))
+                         velocity=velocity, prime_midi=prime_midi, prime_bars=prime_bars, format=value(fmt), soundfont=soundfont)
     length = 500 if length is None else length
     cfg = SampleConfig(length=length, temperature=1.0 if temperature is None else temperature, top_k=top_k, top_p=top_p, greedy=greedy,
                        num=num, seed=seed, stop_at_eos=stop_at_eos, beam=beam)
