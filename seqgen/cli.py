@@ -475,13 +475,13 @@ def bleu_command(
 
 @app.command("plot")
 def plot_command(
-    target: Annotated[Path, typer.Argument(help="A run folder (loss curves from metrics.jsonl) or a MIDI file (piano roll).", show_default=False)],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="PNG to write (default: RUN/loss.png, or the MIDI file's name with .png).", show_default=False)] = None,
+    target: Annotated[Path, typer.Argument(help="A run folder (loss curves from metrics.jsonl) or a MIDI file or score (piano roll, a colour per part).", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="PNG to write (default: RUN/loss.png, or the music file's name with .png).", show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing PNG.")] = False,
     attention: Annotated[bool, typer.Option("--attention", help="Encoder-decoder runs: draw the attention while the run answers --input (default --out attention.png).")] = False,
     input: Annotated[Optional[str], typer.Option(help="With --attention: the input to answer.", show_default=False)] = None,
 ) -> None:
-    """Draw a run's training and validation loss, an encoder-decoder's attention, or a MIDI file's piano roll, as a PNG (needs matplotlib)."""
+    """Draw a run's training and validation loss, an encoder-decoder's attention, or a MIDI file's or score's piano roll, as a PNG (needs matplotlib)."""
     from seqgen.errors import UsageError
     from seqgen.evaluation.plot import plot
 

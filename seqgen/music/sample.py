@@ -182,13 +182,13 @@ def sample_music(model, tokenizer: MusicTokenizer, cfg: SampleConfig, opts: Musi
     for i, (ids, clock) in enumerate(zip(outputs, clocks)):
         piece = clock.piece if limits[i] is None else cut(clock.piece, limits[i])  # type: ignore[arg-type]
         song = tokenizer.to_song(piece, tempo=opts.tempo or prime_tempo, velocity=opts.velocity, time_signature=ts_override, parts=parts)
-        sound = ""
+        sound, written = "", sum(len(t.notes) for t in song.tracks)  # duplicates within a part are written once
         if fmt == "tokens":
             text = "".join(tokenizer.render(prime_ids + ids)).rstrip("\n") + "\n"
             data = text.encode("utf-8")
             results.append(text)
         else:
-            results.append(f"{len(piece.notes)} notes")
+            results.append(f"{written} notes")
             if fmt == "musicxml":
                 from seqgen.music.scores import song_to_musicxml
 
@@ -207,7 +207,7 @@ def sample_music(model, tokenizer: MusicTokenizer, cfg: SampleConfig, opts: Musi
             bar = clock.bar()
             names = [t.name for t in song.tracks if t.notes]
             voices = f" in {len(names)} parts ({', '.join(names)})" if tokenizer.table is not None else ""
-            warn(f"wrote {paths[i]}: {len(piece.notes)} notes{voices}, {-(-piece.end() // bar)} bars of "
+            warn(f"wrote {paths[i]}: {written} notes{voices}, {-(-piece.end() // bar)} bars of "
                  f"{piece.time_signature[0]}/{piece.time_signature[1]}{sound}")
         elif fmt == "midi":
             sys.stdout.buffer.write(data)
