@@ -105,7 +105,7 @@ def _mean(values: Iterable[float]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-Piece = tuple[Sequence[Tone], float, float]  # (notes, bar length, beat length), lengths in quarters
+Piece = tuple[Sequence[Tone], float, float]  # (notes, bar length, beat length), lengths in quarters; compare() takes (notes, bar) too
 
 
 def beat_length(ts: tuple[int, int]) -> float:
@@ -116,7 +116,7 @@ def beat_length(ts: tuple[int, int]) -> float:
 
 def piece_set_stats(pieces: Sequence[Piece]) -> dict:
     """Statistics of a set of pieces; per-piece figures are averaged over pieces with notes."""
-    played = [(notes, bar) for notes, bar, _ in pieces if notes]
+    played = [(notes, bar) for notes, bar, *_ in pieces if notes]
     everything = [n for notes, _ in played for n in notes]
     return {
         "pieces": len(played),
