@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable
 
+from seqgen.errors import UsageError
 from seqgen.music.events import DRUM_CHANNEL, Track
 
 PART_MODES = ("program", "track", "none")
@@ -260,8 +261,6 @@ def survey(songs: Iterable[tuple[list[Track], list[str]]], mode: str) -> PartTab
 def parse_programs(text: str) -> dict[str | None, int]:
     """`--program`: one General MIDI program for every melodic part (`0` -> {None: 0}), or per part by name
     (`Soprano=52,Bass=32` -> {"Soprano": 52, "Bass": 32}). UsageError for anything else."""
-    from seqgen.errors import UsageError
-
     def program(value: str) -> int:
         value = value.strip()
         if not value.isdigit() or not 0 <= int(value) <= 127:
@@ -282,8 +281,6 @@ def parse_programs(text: str) -> dict[str | None, int]:
 def apply_programs(parts: list[Part], programs: dict[str | None, int], known: list[Part] | None = None) -> list[Part]:
     """`parts` with the programs of `parse_programs`; a name may be a part's name in `parts` or in `known` (the run's
     own names, where a primer renamed them). UsageError for a name that is neither."""
-    from seqgen.errors import UsageError
-
     if None in programs:
         return [p if p.drum else replace(p, program=programs[None]) for p in parts]
     index = {_key(p.name): i for i, p in enumerate(known or [])} | {_key(p.name): i for i, p in enumerate(parts)}
