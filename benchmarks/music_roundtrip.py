@@ -1,9 +1,11 @@
-"""Round trip over whole corpora, in both note schemes: source -> tokens -> MIDI -> tokens.
+"""Round trip over whole corpora, in both note schemes, and notes with parts: source -> tokens -> MIDI -> tokens.
 
-    python benchmarks/music_roundtrip.py [../shared/corpora/nottingham] [bach]
+    python benchmarks/music_roundtrip.py [../shared/corpora/nottingham] [bach] [../shared/corpora/metheny.mid]
 
 For every piece: the tokens of the MIDI file written from the tokens must equal the tokens, and the
-decoded notes must equal the source's kept notes (pitch, quantized onset, quantized duration).
+decoded notes must equal the source's kept notes (pitch, quantized onset, quantized duration, and with parts
+the part); with parts, every written track must carry its part's name, program and channel. The parts table is
+the corpus's, surveyed as `seqgen prepare` does (drums included for a file that has them).
 Pieces that cannot be used (unreadable file, no notes) are counted with their reason.
 Prints one Markdown table row per corpus and scheme.
 """
@@ -17,13 +19,13 @@ from pathlib import Path
 
 from seqgen.data import corpora
 from seqgen.errors import InputError
-from seqgen.music.midi_io import midi_bytes_to_song
-from seqgen.music.prepare import collect_music_files, load_all
+from seqgen.music.midi_io import midi_bytes_to_song, song_to_midi_bytes
+from seqgen.music.prepare import MusicReport, choose_parts, collect_music_files, load_all
 from seqgen.music.tokens import MelodyTokenizer, NotesTokenizer
 
 
 def timing(notes):
-    return [(n.start, n.dur, n.pitch, n.drum) for n in notes]
+    return [(n.start, n.dur, n.pitch, n.drum, n.part) for n in notes]
 
 
 def run(spec: str) -> None:
@@ -36,8 +38,13 @@ def run(spec: str) -> None:
         else:
             songs.extend(found)
     load_s = time.perf_counter() - started
-    for cls in (MelodyTokenizer, NotesTokenizer):
-        tok = cls.untrained(cls.make_settings())
+    drums = any(t.is_drum and t.notes for song in songs for t in song.tracks)
+    for cls, parts in ((MelodyTokenizer, None), (NotesTokenizer, None), (NotesTokenizer, "track")):
+        tok = cls.untrained(cls.make_settings(drums=drums and parts is not None))
+        scheme = cls.level
+        if parts:
+            choose_parts([(spec, "", songs)], tok, parts, MusicReport(fractions={"val": 0, "test": 0}))
+            scheme = f"notes, {len(tok.table.parts)} parts by track"
         exact = mismatched = notes = 0
         dropped, shortened, empty = Counter(), Counter(), Counter(skipped)
         t0 = time.perf_counter()
@@ -54,18 +61,24 @@ def run(spec: str) -> None:
             fitted = cls.fit([tokens], tok.settings)
             ids, unknown = fitted.ids_of(tokens)
             decoded = fitted.decode_piece(ids)
-            again = fitted.encode_piece(fitted.extract(midi_bytes_to_song(fitted.to_midi_bytes(decoded), "again.mid")).piece)
-            if unknown == 0 and again == tokens and timing(decoded.notes) == timing(ex.piece.notes):
+            written = fitted.to_song(decoded)
+            back = midi_bytes_to_song(song_to_midi_bytes(written), "again.mid")
+            again = fitted.encode_piece(fitted.extract(back).piece)
+            tracks_kept = [(t.name, t.program, t.channel) for t in back.tracks] == [(t.name, t.program, t.channel) for t in written.tracks]
+            if parts:
+                tracks_kept &= all((t.name, t.program, t.channel) == (fitted.table.parts[i].name, fitted.table.parts[i].program, fitted.table.parts[i].channel)
+                                   for t, i in zip(written.tracks, sorted({n.part for n in decoded.notes})))
+            if unknown == 0 and again == tokens and timing(decoded.notes) == timing(ex.piece.notes) and tracks_kept:
                 exact += 1
             else:
                 mismatched += 1
-                print(f"MISMATCH {cls.level} {song.name}", file=sys.stderr)
+                print(f"MISMATCH {scheme} {song.name}", file=sys.stderr)
             notes += len(ex.piece.notes)
             dropped.update(ex.dropped)
             shortened.update(ex.shortened)
         total = exact + mismatched + sum(empty.values())
         reasons = "; ".join(f"{r}: {n}" for r, n in empty.most_common()) or "none"
-        print(f"| {spec} | {cls.level} | {total} | {exact} ({exact / max(1, exact + mismatched):.1%}) | {mismatched} | "
+        print(f"| {spec} | {scheme} | {total} | {exact} ({exact / max(1, exact + mismatched):.1%}) | {mismatched} | "
               f"{sum(empty.values())} ({sum(empty.values()) / max(1, total):.2%}; {reasons}) | {notes:,} | "
               f"{sum(dropped.values()):,} | {sum(shortened.values()):,} | {load_s:.1f} + {time.perf_counter() - t0:.1f} |")
         if dropped or shortened:
@@ -73,7 +86,8 @@ def run(spec: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    specs = argv or [str(Path(__file__).resolve().parents[2] / "shared" / "corpora" / "nottingham"), "bach"]
+    shared = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+    specs = argv or [str(shared / "nottingham"), "bach", str(shared / "metheny.mid")]
     print("| corpus | scheme | pieces | exact round trip | mismatches | pieces dropped (reason) | notes kept | notes dropped | notes shortened | seconds (read + round trip) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for spec in specs:

@@ -47,11 +47,24 @@ Level = choices("Level", ("char", "word", "melody", "notes"))
 Weights = choices("Weights", ("best", "last"))
 Split = choices("Split", ("train", "val", "test"))
 Format = choices("Format", ("midi", "tokens"))
+Parts = choices("Parts", ("program", "track", "none"))  # seqgen.music.parts.PART_MODES, without importing music here
 BleuTokenizer = choices("BleuTokenizer", ("13a", "none", "intl", "char", "zh"))
 PairsOf = choices("PairsOf", ("text", "melody:chords"))
 SideLevel = choices("SideLevel", ("char", "word", "tokens"))
 Attention = choices("Attention", ATTENTIONS)
 DEVICE_HELP = "auto (CUDA, then Apple MPS, then the CPU), cpu, cuda or mps; pick a GPU with CUDA_VISIBLE_DEVICES."
+
+
+def program_spec(text: str) -> str:
+    """--program's value checked as the parser reads it, so a bad one is the parser's own "Invalid value" line."""
+    from seqgen.errors import UsageError
+    from seqgen.music.parts import parse_programs
+
+    try:
+        parse_programs(text)
+    except UsageError as exc:
+        raise typer.BadParameter(exc.message) from None
+    return text
 
 
 def value(choice: Enum | None) -> str | None:
@@ -109,6 +122,9 @@ def prepare(
     count: Annotated[int, typer.Option(min=10, help="Built-in pair tasks (addition, dates): distinct pairs to generate, all splits together.")] = 60_000,
     digits: Annotated[int, typer.Option(min=1, max=30, help="Built-in task addition: digits per operand.")] = 3,
     segment_bars: Annotated[int, typer.Option(min=1, max=64, help="--pairs melody:chords: bars per pair.")] = 8,
+    parts: Annotated[Optional[Parts], typer.Option(help=default(
+        "Music, notes level: keep each note's part: by track (track or part name), by General MIDI program, or none (one stream).",
+        "track when a source has more than one melodic track or part, else none"), show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing dataset folder.")] = False,
 ) -> None:
     """Tokenize text, music or pairs into a dataset folder (meta.json + train/val/test ids)."""
@@ -141,10 +157,12 @@ def prepare(
     if kind == "music":
         from seqgen.music.prepare import prepare_music
 
-        mreport = prepare_music(sources, out, level, val, test, force, tracks, steps_per_quarter, transpose, key_normalize, velocity_bins, drums)
+        mreport = prepare_music(sources, out, level, val, test, force, tracks, steps_per_quarter, transpose, key_normalize, velocity_bins, drums,
+                                parts=value(parts))
         _print_music_report(mreport, time.perf_counter() - start)
         return
-    music_only = {"--tracks": tracks, "--transpose": transpose, "--key-normalize": key_normalize, "--velocity-bins": velocity_bins, "--drums": drums}
+    music_only = {"--tracks": tracks, "--transpose": transpose, "--key-normalize": key_normalize, "--velocity-bins": velocity_bins, "--drums": drums,
+                  "--parts": parts}
     given = [name for name, value in music_only.items() if value]
     if given or steps_per_quarter != 12:
         raise UsageError(f"{(given or ['--steps-per-quarter'])[0]} is a music option", "pass --kind music for MIDI files and scores")
@@ -199,6 +217,11 @@ def _print_music_report(report, seconds: float) -> None:
     if report.transposed:
         table.add_row("transposed copies", f"{report.transposed:,} (in train)")
     table.add_row("notes", f"{report.notes:,}")
+    if report.parts_mode is not None:
+        shown = ", ".join(f"{name} ({report.part_notes[name]:,} notes)" for name in report.parts) or "none"
+        table.add_row(f"parts (by {report.parts_mode})" if report.parts else "parts", shown if report.parts else "none: one stream (--parts none)")
+    if report.parts_merged:
+        table.add_row("tracks read as another part", f"{sum(report.parts_merged.values()):,} (a part in under 5% of the pieces, or beyond 15 melodic ones, is not kept)")
     for reason, n in report.dropped.most_common():
         table.add_row(f"dropped: {reason}", f"{n:,}")
     for reason, n in report.shortened.most_common():
@@ -209,6 +232,11 @@ def _print_music_report(report, seconds: float) -> None:
     err.print(table)
     for name, reason in report.skipped:
         err.print(f"skipped {name}: {reason}")
+    for i, (merge, n) in enumerate(sorted(report.parts_merged.items(), key=lambda kv: -kv[1])):
+        if i == 10:
+            err.print(f"… and {len(report.parts_merged) - 10:,} more (meta.json: stats.parts.merged)")
+            break
+        err.print(f"read track {merge.replace(' -> ', ' as part ')} (in {n:,} of {report.parts_pieces:,} pieces)")
     pieces = sum(report.pieces.values()) - report.transposed
     for split in report.empty_splits:
         option = f"--{split} {report.fractions[split]:g}"
@@ -338,12 +366,15 @@ def sample(
     beam: Annotated[Optional[int], typer.Option(min=1, help="Beam search of this width for the most likely continuation (length-normalised); --num gives the best N beams.", show_default=False)] = None,
     bars: Annotated[Optional[int], typer.Option(min=1, max=10_000, help="Music: bars to generate after the primer (default 16 unless --length is given).", show_default=False)] = None,
     tempo: Annotated[Optional[float], typer.Option(help="Music: tempo in quarter notes per minute (default: the primer's, else the corpus's, else 120).", show_default=False)] = None,
-    program: Annotated[int, typer.Option(min=0, max=127, help="Music: General MIDI program 0-127 of the part (0 is acoustic grand piano).")] = 0,
+    program: Annotated[Optional[str], typer.Option(parser=program_spec, metavar="N|PART=N,...", help=default(
+        "Music: General MIDI program 0-127 for every part (0 is acoustic grand piano), or per part: Soprano=52,Bass=32.",
+        "each part's own program from the corpus; 0 for a run without parts"), show_default=False)] = None,
     time_signature: Annotated[Optional[str], typer.Option(help="Music: time signature such as 3/4 (default: the generated one, else the corpus's).", show_default=False)] = None,
     velocity: Annotated[int, typer.Option(min=1, max=127, help="Music: note velocity 1-127 when the run has no velocity tokens.")] = 80,
     prime_midi: Annotated[Optional[Path], typer.Option(help="Music: continue this MIDI file (or score), tokenized with the run's scheme.", show_default=False)] = None,
     prime_bars: Annotated[Optional[int], typer.Option(min=1, help="Music: use only the first N bars of --prime-midi.", show_default=False)] = None,
-    fmt: Annotated[Optional[Format], typer.Option("--format", help="Music: midi or tokens (default: midi when --out ends in .mid, else tokens).", show_default=False)] = None,
+    fmt: Annotated[Optional[Format], typer.Option("--format", help=default("Music: midi or tokens.", "by the extension of --out: .mid MIDI, .musicxml/.xml/.mxl a score, .wav audio; else tokens"), show_default=False)] = None,
+    soundfont: Annotated[Optional[Path], typer.Option(help=default("Music, --out FILE.wav: the General MIDI soundfont fluidsynth plays.", "the first found in /usr/share/sounds/sf2, /usr/share/soundfonts, Homebrew's share/soundfonts"), show_default=False)] = None,
     input: Annotated[Optional[str], typer.Option(help="Encoder-decoder runs: the input to answer, translate or harmonize (one per line).", show_default=False)] = None,
     input_file: Annotated[Optional[Path], typer.Option(help="Encoder-decoder runs: inputs, one per line ('-': standard input, as when neither is given).", show_default=False)] = None,
     length_penalty: Annotated[float, typer.Option(min=0.0, max=10.0, help="Beam search: a hypothesis's log-probability is divided by its length to this power.")] = 1.0,
@@ -351,7 +382,7 @@ def sample(
     input_midi: Annotated[Optional[Path], typer.Option(help="Melody -> chords runs: harmonize the melody of this MIDI file or score (--out FILE.mid writes it with a chord track; without --out the chords are printed).", show_default=False)] = None,
     chord_program: Annotated[int, typer.Option(min=0, max=127, help="Melody -> chords runs: General MIDI program of the chord track (0 is acoustic grand piano).")] = 0,
 ) -> None:
-    """Generate new text, or music as MIDI files, from a trained run; or answer inputs with an encoder-decoder run."""
+    """Generate new text, or music as MIDI files, scores (.musicxml) or audio (.wav), from a trained run; or answer inputs with an encoder-decoder run."""
     from seqgen.config import SampleConfig
     from seqgen.music.sample import MusicOptions
     from seqgen.session import PairsOptions, sample_run
@@ -361,7 +392,7 @@ def sample(
     pairs = PairsOptions(input=input, input_file=input_file, length_penalty=length_penalty, max_length=max_length,
                          input_midi=input_midi, chord_program=chord_program)
     music = MusicOptions(bars=bars, length_given=length is not None, tempo=tempo, program=program, time_signature=time_signature,
-                         velocity=velocity, prime_midi=prime_midi, prime_bars=prime_bars, format=value(fmt))
+                         velocity=velocity, prime_midi=prime_midi, prime_bars=prime_bars, format=value(fmt), soundfont=soundfont)
     length = 500 if length is None else length
     cfg = SampleConfig(length=length, temperature=1.0 if temperature is None else temperature, top_k=top_k, top_p=top_p, greedy=greedy,
                        num=num, seed=seed, stop_at_eos=stop_at_eos, beam=beam)
@@ -444,13 +475,13 @@ def bleu_command(
 
 @app.command("plot")
 def plot_command(
-    target: Annotated[Path, typer.Argument(help="A run folder (loss curves from metrics.jsonl) or a MIDI file (piano roll).", show_default=False)],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="PNG to write (default: RUN/loss.png, or the MIDI file's name with .png).", show_default=False)] = None,
+    target: Annotated[Path, typer.Argument(help="A run folder (loss curves from metrics.jsonl) or a MIDI file or score (piano roll, a colour per part).", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="PNG to write (default: RUN/loss.png, or the music file's name with .png).", show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing PNG.")] = False,
     attention: Annotated[bool, typer.Option("--attention", help="Encoder-decoder runs: draw the attention while the run answers --input (default --out attention.png).")] = False,
     input: Annotated[Optional[str], typer.Option(help="With --attention: the input to answer.", show_default=False)] = None,
 ) -> None:
-    """Draw a run's training and validation loss, an encoder-decoder's attention, or a MIDI file's piano roll, as a PNG (needs matplotlib)."""
+    """Draw a run's training and validation loss, an encoder-decoder's attention, or a MIDI file's or score's piano roll, as a PNG (needs matplotlib)."""
     from seqgen.errors import UsageError
     from seqgen.evaluation.plot import plot
 

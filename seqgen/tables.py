@@ -95,6 +95,28 @@ def music_table(music: dict) -> Table:
     return table
 
 
+def music_parts_table(music: dict) -> Table:
+    """Each part beside its held-out self, then the voice leading of the two sets."""
+    table = Table(title=f"music by part (held out: {music['split']} split)")
+    for col in ("", "generated", "held out"):
+        table.add_column(col, justify="left" if not col else "right")
+    for row in music["parts"]:
+        gen, ref, span = row["generated"], row["held_out"], row["held_out_range"]
+        name = row["part"] + (f" ({span[0]}–{span[1]})" if span else "")
+        table.add_row(f"{name}: notes", f"{gen['notes']:,}", f"{ref['notes']:,}")
+        table.add_row("  in the held-out range", _pct(gen["in_range"]), _pct(ref["in_range"]))
+        table.add_row("  changes per bar (on a beat)", f"{_num(gen['changes_per_bar'], '.2f')} ({_pct(gen['on_beat'])})",
+                      f"{_num(ref['changes_per_bar'], '.2f')} ({_pct(ref['on_beat'])})")
+    lead = music["voice_leading"]
+    gen, ref = lead["generated"], lead["held_out"]
+    table.add_row("voice crossings per bar", _num(gen["voice_crossings_per_bar"], ".3f"), _num(ref["voice_crossings_per_bar"], ".3f"))
+    table.add_row("parallel fifths per 100 chord changes", _num(gen["parallel_fifths_per_100_changes"], ".2f"), _num(ref["parallel_fifths_per_100_changes"], ".2f"))
+    table.add_row("parallel octaves per 100 chord changes", _num(gen["parallel_octaves_per_100_changes"], ".2f"), _num(ref["parallel_octaves_per_100_changes"], ".2f"))
+    table.add_row("chord changes / bars", f"{gen['chord_changes']:,} / {gen['bars']:,}", f"{ref['chord_changes']:,} / {ref['bars']:,}")
+    table.caption = f"voices top to bottom: {', '.join(lead['order'])}"
+    return table
+
+
 def _pct(value) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
@@ -145,6 +167,8 @@ def eval_tables(report: dict) -> list[Table]:
         tables.append(generation_table(gen))
         if gen.get("music"):
             tables.append(music_table(gen["music"]))
+            if gen["music"].get("parts"):
+                tables.append(music_parts_table(gen["music"]))
     return tables
 
 

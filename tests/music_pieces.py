@@ -87,3 +87,19 @@ def make_tunes(folder: Path, n: int = 24, seed: int = 0) -> Path:
     (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x10\x00\x00\x90")
     (folder / "empty.mid").write_bytes(b"")
     return folder
+
+
+def duet(path: Path, seed: int = 0, names: tuple[str, str] = ("Melody", "Chords"), programs: tuple[int, int] = (73, 24), bars: int = 8) -> Path:
+    """Two named tracks in G, as Nottingham has them: a melody of eighths and quarters above a chord a half bar long."""
+    rng = random.Random(seed)
+    scale = [67, 69, 71, 72, 74, 76, 78, 79]
+    triads = [(55, 59, 62), (48, 52, 55), (50, 54, 57)]  # G, C, D
+    tune_spec, t, pos = [], 0, rng.randrange(len(scale))
+    while t < bars * 4 * Q:
+        length = rng.choice([Q // 2, Q // 2, Q])
+        pos = max(0, min(len(scale) - 1, pos + rng.choice([-1, 1, 2, -2])))
+        tune_spec.append((t, t + length, scale[pos]))
+        t += length
+    chord_spec = [(h * 2 * Q, (h + 1) * 2 * Q, p) for h in range(bars * 2) for p in rng.choice(triads)]
+    return write(path, [track(notes(tune_spec, channel=0, program=programs[0]), names[0]),
+                        track(notes(chord_spec, channel=1, program=programs[1]), names[1])])

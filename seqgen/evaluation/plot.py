@@ -1,4 +1,4 @@
-"""`seqgen plot`: training curves of a run, or a piano roll of a MIDI file, as a PNG.
+"""`seqgen plot`: training curves of a run, or a piano roll of a MIDI file or score (a colour per part), as a PNG.
 
 matplotlib is an optional extra (`pip install 'seqgen[plot]'`); it is imported only here, with the Agg
 backend, so plotting works without a display.
@@ -88,11 +88,12 @@ def plot_run(run_dir: Path, out: Path) -> dict:
 
 
 def plot_midi(path: Path, out: Path) -> dict:
-    """A piano roll: one coloured row of bars per track, time in quarter notes, bar lines from the time signature."""
-    from seqgen.music.midi_io import read_midi
+    """A piano roll: a colour per part (track), named in the legend, time in quarter notes, bar lines from the time
+    signature. A MIDI file or a score (its first piece)."""
+    from seqgen.music.tokens import read_songs
 
     try:
-        song = read_midi(path)
+        song = read_songs(path)[0]
     except InputError as exc:
         raise InputError(f"{path}: {exc.message}", exc.hint) from None
     tracks = [t for t in song.tracks if t.notes]
@@ -103,9 +104,9 @@ def plot_midi(path: Path, out: Path) -> dict:
     pitches = [p for t in tracks for _, _, p, _ in t.notes]
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(min(24, max(8, end / 8)), 5))
-    colours = plt.get_cmap("tab10")
+    colours = plt.get_cmap("tab10" if len(tracks) <= 10 else "tab20")
     for i, track in enumerate(tracks):
-        colour = colours(i % 10)
+        colour = colours(i % colours.N)
         label = track.name or f"track {track.index}"
         for j, (start, stop, pitch, velocity) in enumerate(track.notes):
             ax.broken_barh([(start / tpq, max(stop - start, 1) / tpq)], (pitch - 0.4, 0.8), facecolors=colour,
@@ -118,9 +119,9 @@ def plot_midi(path: Path, out: Path) -> dict:
     ax.set_ylim(min(pitches) - 2, max(pitches) + 2)
     ax.set_xlabel(f"quarter notes ({num}/{den}, bar lines in grey)")
     ax.set_ylabel("MIDI pitch")
-    ax.set_title(f"{Path(path).name}: {sum(len(t.notes) for t in tracks):,} notes, {len(tracks)} track(s)")
+    ax.set_title(f"{Path(path).name}: {sum(len(t.notes) for t in tracks):,} notes, {len(tracks)} part{'s' if len(tracks) > 1 else ''}")
     if len(tracks) > 1:
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="parts", title_fontsize=8)
     _save(fig, out, plt)
     return {"out": str(out), "tracks": len(tracks), "notes": sum(len(t.notes) for t in tracks), "quarters": end}
 
@@ -169,8 +170,9 @@ def plot_attention(run_dir: Path, text: str, out: Path) -> dict:
 
 def plot(target: Path, out: Path | None, force: bool, attention: str | None = None) -> dict:
     """A run folder gives loss curves (default RUN/loss.png), or with `attention` (an input) the encoder-decoder's
-    attention heat map (default attention.png here); a MIDI file a piano roll (default beside it, .png)."""
+    attention heat map (default attention.png here); a MIDI file or score a piano roll (default beside it, .png)."""
     from seqgen.music.midi_io import MIDI_SUFFIXES
+    from seqgen.music.scores import SCORE_SUFFIXES
 
     target = Path(target)
     if attention is not None:
@@ -181,11 +183,11 @@ def plot(target: Path, out: Path | None, force: bool, attention: str | None = No
     elif target.is_dir():
         out = Path(out) if out else target / "loss.png"
         do = lambda: plot_run(target, out)  # noqa: E731
-    elif target.is_file() and target.suffix.lower() in MIDI_SUFFIXES:
+    elif target.is_file() and target.suffix.lower() in MIDI_SUFFIXES + SCORE_SUFFIXES:
         out = Path(out) if out else target.with_suffix(".png")
         do = lambda: plot_midi(target, out)  # noqa: E731
     elif target.exists():
-        raise UsageError(f"{target} is neither a run folder nor a MIDI file ({', '.join(MIDI_SUFFIXES)})")
+        raise UsageError(f"{target} is neither a run folder nor a MIDI file or score ({', '.join(MIDI_SUFFIXES + SCORE_SUFFIXES)})")
     else:
         raise UsageError(f"no such run folder or MIDI file: {target}")
     if out.suffix.lower() != ".png":

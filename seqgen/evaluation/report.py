@@ -159,14 +159,14 @@ def novelty(samples: list[list[int]], train: np.ndarray, n: int, vocab_size: int
 
 
 def piece_notes(tokenizer, ids: list[int]):
-    """A music id sequence as (notes, bar length in quarters) for `seqgen.music.stats`; drums left out."""
-    from seqgen.music.stats import Tone
+    """A music id sequence as (notes, bar length, beat length in quarters) for `seqgen.music.stats`; drums left out."""
+    from seqgen.music.stats import Tone, beat_length
 
     piece = tokenizer.decode_piece(ids)
     spq = tokenizer.spq
-    notes = [Tone(n.pitch, n.start / spq, n.dur / spq) for n in piece.notes if not n.drum]
+    notes = [Tone(n.pitch, n.start / spq, n.dur / spq, n.part) for n in piece.notes if not n.drum]
     num, den = piece.time_signature
-    return notes, num * 4 / den
+    return notes, num * 4 / den, beat_length(piece.time_signature)
 
 
 def held_out_pieces(tokenizer, ids: np.ndarray, limit: int = 500) -> list[list[int]]:
@@ -202,10 +202,14 @@ def generation_report(run: Run, model: RNNLanguageModel, tokenizer, ds: Dataset,
                     **novelty(samples, ds.split("train"), n, len(tokenizer.vocab))},
     }
     if music:
-        from seqgen.music.stats import compare
+        from seqgen.music.stats import compare, compare_parts
 
-        report["music"] = compare([piece_notes(tokenizer, s) for s in samples], [piece_notes(tokenizer, p) for p in held_out_pieces(tokenizer, held)])
+        generated, held_out = [piece_notes(tokenizer, s) for s in samples], [piece_notes(tokenizer, p) for p in held_out_pieces(tokenizer, held)]
+        report["music"] = compare(generated, held_out)
         report["music"]["split"] = split
+        table = getattr(tokenizer, "table", None)
+        if table is not None:  # a notes run with parts: each part beside its held-out self, and the voice leading
+            report["music"].update(compare_parts(generated, held_out, {i: p.name for i, p in enumerate(table.parts) if not p.drum}))
     return report
 
 

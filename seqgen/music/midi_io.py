@@ -154,7 +154,7 @@ def song_to_midi_bytes(song: Song) -> bytes:
     """A Standard MIDI File (type 1) for a song whose ticks are at `song.ticks_per_quarter`."""
     mid = mido.MidiFile(type=1, ticks_per_beat=song.ticks_per_quarter)
     end = max((n[1] for t in song.tracks for n in t.notes), default=0)
-    conductor = [mido.MetaMessage("track_name", name=song.name[:120], time=0)]
+    conductor = [mido.MetaMessage("track_name", name=_text(song.name), time=0)]
     conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(song.tempo or 120.0), time=0))
     num, den = song.time_signature or (4, 4)
     conductor.append(mido.MetaMessage("time_signature", numerator=num, denominator=den, clocks_per_click=24, notated_32nd_notes_per_beat=8, time=0))
@@ -163,7 +163,7 @@ def song_to_midi_bytes(song: Song) -> bytes:
     mid.tracks.append(_delta_track([(0, m) for m in conductor], end))
     for tr in song.tracks:
         ch = tr.channel
-        head = [(0, mido.MetaMessage("track_name", name=tr.name[:120] or f"part {tr.index + 1}", time=0)),
+        head = [(0, mido.MetaMessage("track_name", name=_text(tr.name) or f"part {tr.index + 1}", time=0)),
                 (0, mido.Message("program_change", channel=ch, program=tr.program, time=0))]
         events = []  # (tick, 0 = off before 1 = on at the same tick, pitch, velocity)
         for start, stop, pitch, vel in tr.notes:
@@ -177,6 +177,11 @@ def song_to_midi_bytes(song: Song) -> bytes:
     buf = io.BytesIO()
     mid.save(file=buf)
     return buf.getvalue()
+
+
+def _text(name: str) -> str:
+    """A name as a MIDI text event can hold it: mido writes Latin-1, so other characters become "?"."""
+    return name[:120].encode("latin-1", "replace").decode("latin-1")
 
 
 def _delta_track(timed: list[tuple[int, mido.Message]], end: int) -> mido.MidiTrack:

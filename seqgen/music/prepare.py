@@ -32,6 +32,7 @@ from seqgen.data.dataset import DatasetWriter, check_inputs_outside, check_split
 from seqgen.errors import InputError, UsageError
 from seqgen.music.events import Song
 from seqgen.music.midi_io import MIDI_SUFFIXES
+from seqgen.music.parts import PART_MODES, PartTable, survey, track_labels
 from seqgen.music.scores import SCORE_SUFFIXES, corpus_files
 from seqgen.music.tokens import LEVELS, MelodyTokenizer, MusicTokenizer, NotesTokenizer, Piece, read_songs, transpose_piece
 
@@ -57,6 +58,11 @@ class MusicReport:
     vocab_size: int = 0
     fractions: dict[str, float] = field(default_factory=dict)  # --val and --test as asked
     empty_splits: list[str] = field(default_factory=list)  # asked for (fraction > 0) but no piece fell in them
+    parts_mode: str | None = None  # notes level: program, track or none (--parts, or what the sources called for)
+    parts: list[str] = field(default_factory=list)  # the parts table's names, in order
+    part_notes: Counter = field(default_factory=Counter)  # notes kept per part name
+    parts_merged: Counter = field(default_factory=Counter)  # "Cornet 1 -> Soprano": pieces, for parts too rare to keep
+    parts_pieces: int = 0  # pieces the parts were counted in
     out: Path | None = None
 
     def skip_kinds(self) -> Counter:
@@ -186,10 +192,14 @@ def prepare_music(
     velocity_bins: int = 0,
     drums: bool = False,
     jobs: int | None = None,
+    parts: str | None = None,
 ) -> MusicReport:
-    """Sources -> pieces (each with its split) -> tokens (transposed copies in train) -> a dataset folder."""
+    """Sources -> pieces (each with its split) -> tokens (transposed copies in train) -> a dataset folder.
+
+    `parts` (notes level): program, track or none; None keeps parts (by track) when a source has more than one
+    melodic track or part."""
     check_split_fractions(val, test)
-    level = _music_level(specs, level, drums)
+    level = _music_level(specs, level, drums, parts)
     shifts = parse_transpose(transpose)
     cls = TOKENIZERS[level]
     settings = cls.make_settings(steps_per_quarter, velocity_bins, tracks, drums, key_normalize)
@@ -198,9 +208,12 @@ def prepare_music(
     check_inputs_outside(out, files)
     report = MusicReport(level=level, fractions={"val": val, "test": test}, out=Path(out))
 
-    pieces = read_pieces(files, extractor, report, jobs)
+    loaded = read_files(files, report, jobs)
+    if level == "notes":
+        choose_parts(loaded, extractor, parts, report)
+    pieces = extract_pieces(loaded, extractor, report)
     token_lists = _token_lists(pieces, shifts, extractor, report)
-    tokenizer = cls.fit((t for _, t in token_lists), {**settings, **_defaults([p for p, _ in pieces])})
+    tokenizer = cls.fit((t for _, t in token_lists), {**extractor.settings, **_defaults([p for p, _ in pieces])})
     report.pieces = dict(Counter(s for s, _ in token_lists))
     report.empty_splits = [s for s in ("val", "test") if report.fractions[s] > 0 and not report.pieces.get(s)]
     if len(tokenizer.vocab) - 2 < 2:
@@ -221,13 +234,16 @@ def prepare_music(
         "dropped": dict(report.dropped), "shortened": dict(report.shortened), "transpose": shifts,
         "split_fractions": report.fractions, "empty_splits": report.empty_splits,
     }
+    if report.parts_mode is not None:
+        stats["parts"] = {"mode": report.parts_mode, "notes": {name: report.part_notes[name] for name in report.parts},
+                          "merged": dict(report.parts_merged)}
     report.splits = write_dataset(Path(out), tokenizer, force, fill, report.sources, report.skipped, stats)
     report.vocab_size = len(tokenizer.vocab)
     return report
 
 
-def _music_level(specs: list[str], level: str | None, drums: bool) -> str:
-    """The token level asked for, else a built-in corpus's own default, else melody; checked against --drums."""
+def _music_level(specs: list[str], level: str | None, drums: bool, parts: str | None = None) -> str:
+    """The token level asked for, else a built-in corpus's own default, else melody; checked against --drums and --parts."""
     if level is None:
         found = [c for c in (corpora.find(s) for s in specs) if c is not None and c.kind == "music"]
         level = found[0].default_level if found else "melody"
@@ -235,14 +251,19 @@ def _music_level(specs: list[str], level: str | None, drums: bool) -> str:
         raise UsageError(f"--level must be melody or notes for music, not {level!r}")
     if drums and level == "melody":
         raise UsageError("--drums needs --level notes (a melody has no drums)")
+    if parts not in (None, *PART_MODES):
+        raise UsageError(f"--parts must be one of {', '.join(PART_MODES)}, not {parts!r}")
+    if parts in ("program", "track") and level == "melody":
+        raise UsageError(f"--parts {parts} needs --level notes (a melody is one part)")
     return level
 
 
-def read_pieces(files: list[Path], extractor: MusicTokenizer, report: MusicReport, jobs: int | None = None) -> list[tuple[Piece, str]]:
-    """Every usable piece of the files with its split; each distinct file read once. What cannot be used (a file,
-    a song in a book, a piece without notes) is skipped with its reason in `report`, never an error, unless nothing is left."""
-    val, test = report.fractions["val"], report.fractions["test"]
-    pieces: list[tuple[Piece, str]] = []
+Loaded = list[tuple[str, str, list[Song]]]  # (file name, sha256, its songs) per file read
+
+
+def read_files(files: list[Path], report: MusicReport, jobs: int | None = None) -> Loaded:
+    """Every distinct file's songs, in order; a file that cannot be read, or was read already, is skipped with its reason."""
+    loaded: Loaded = []
     seen: dict[str, str] = {}  # sha256 -> the file kept
     for name, digest, songs, reason in load_all(files, jobs):
         if songs is None:
@@ -253,6 +274,37 @@ def read_pieces(files: list[Path], extractor: MusicTokenizer, report: MusicRepor
             continue
         report.files += 1
         report.sources.append({"name": name, "sha256": digest})
+        loaded.append((name, digest, songs))
+    return loaded
+
+
+def choose_parts(loaded: Loaded, extractor: MusicTokenizer, parts: str | None, report: MusicReport) -> None:
+    """The notes level's parts: `--parts`, or by track when a song has more than one melodic track or part; then
+    the corpus's parts table (rare parts merged, see `seqgen.music.parts.survey`) goes to the extractor."""
+    chosen: list[tuple[list, list[str]]] = []
+    for _name, _digest, songs in loaded:
+        for song in songs:
+            try:
+                tracks = extractor.select(song)
+            except InputError:
+                continue  # skipped with its reason when extracted
+            chosen.append((tracks, track_labels(song.tracks, tracks)))
+    if parts is None:
+        parts = "track" if any(sum(not t.is_drum for t in tracks) > 1 for tracks, _ in chosen) else "none"
+    report.parts_mode, report.parts_pieces = parts, len(chosen)
+    table: PartTable | None = None
+    if parts != "none":
+        table = survey(chosen, parts)
+        report.parts = [p.name for p in table.parts]
+    extractor.use_parts(table)
+
+
+def extract_pieces(loaded: Loaded, extractor: MusicTokenizer, report: MusicReport) -> list[tuple[Piece, str]]:
+    """Every usable piece of the songs read, with its split. What cannot be used (a song in a book, a piece without
+    notes) is skipped with its reason in `report`, never an error, unless nothing is left."""
+    val, test = report.fractions["val"], report.fractions["test"]
+    pieces: list[tuple[Piece, str]] = []
+    for name, digest, songs in loaded:
         for place, song in enumerate(songs):
             label = name if song.name == Path(name).name else f"{Path(name).parent / song.name}"
             try:
@@ -266,6 +318,9 @@ def read_pieces(files: list[Path], extractor: MusicTokenizer, report: MusicRepor
             report.dropped.update(ex.dropped)
             report.shortened.update(ex.shortened)
             report.notes += len(ex.piece.notes)
+            if extractor.table is not None:
+                report.part_notes.update(extractor.table.parts[n.part].name for n in ex.piece.notes)
+                report.parts_merged.update(f"{track} -> {part}" for track, part in ex.moved)
             ex.piece.name = label
             pieces.append((ex.piece, split_of(f"{digest}:{place}", val, test)))
     if not pieces:

@@ -1,8 +1,9 @@
-"""`seqgen sample` for a music run: ids from the shared sampler -> notes -> a MIDI file for a DAW (or tokens).
+"""`seqgen sample` for a music run: ids from the shared sampler -> notes -> a MIDI file, a score or audio (or tokens).
 
 The sampler (`seqgen.models.generate`) only sees ids; this module primes it with a MIDI file's opening, stops
-each sample once it has `--bars` bars (a decoder follows the time the tokens have reached), and writes
-Standard MIDI Files.
+each sample once it has `--bars` bars (a decoder follows the time the tokens have reached), and writes what the
+output's extension asks for: `.mid` a Standard MIDI File (one track per part), `.musicxml`/`.xml`/`.mxl` a score
+(one staff per part, via music21), `.wav` audio (fluidsynth).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from seqgen.config import SampleConfig
 from seqgen.errors import InputError, UsageError
 from seqgen.files import atomic_write_bytes
 from seqgen.models.generate import beam_steps, sample_steps
-from seqgen.music.midi_io import MIDI_SUFFIXES
-from seqgen.music.scores import SCORE_SUFFIXES
-from seqgen.music.tokens import EOS, MusicTokenizer, Note, Piece, bar_steps, parse_time_signature, read_songs
+from seqgen.music.midi_io import MIDI_SUFFIXES, song_to_midi_bytes
+from seqgen.music.parts import Part, apply_programs, parse_programs
+from seqgen.music.scores import MUSICXML_SUFFIXES, SCORE_SUFFIXES
+from seqgen.music.tokens import EOS, MusicTokenizer, Piece, bar_steps, parse_time_signature, read_songs
 
 DEFAULT_BARS = 16
 TOKENS_PER_BAR_CAP = 256  # a safety bound on generation when only --bars bounds it
@@ -29,19 +31,20 @@ class MusicOptions:
     bars: int | None = None  # bars to generate after the primer (default 16 unless --length is given)
     length_given: bool = False  # --length was passed: it bounds the tokens
     tempo: float | None = None  # quarter notes per minute (default: the primer's, else the corpus's)
-    program: int = 0  # General MIDI program 0-127 (0: acoustic grand piano)
+    program: str | None = None  # General MIDI program(s): "40" for every part, "Soprano=52,Bass=32" (default: each part's own)
+    soundfont: Path | None = None  # .wav output: this General MIDI soundfont (default: the first found)
     time_signature: str | None = None  # e.g. "3/4"; default: the tokens', else the corpus's
     velocity: int = 80  # note-on velocity when the tokens carry none
     prime_midi: Path | None = None  # continue this MIDI file or score
     prime_bars: int | None = None  # use only this many bars of the primer
-    format: str | None = None  # midi | tokens; default midi for --out *.mid, else tokens
+    format: str | None = None  # midi | tokens; default by --out's extension (midi, musicxml, wav), else tokens
 
     def given(self) -> list[str]:
         """The music-only options set on the command line (an error for a text run)."""
-        names = {"--bars": self.bars is not None, "--tempo": self.tempo is not None, "--program": self.program != 0,
+        names = {"--bars": self.bars is not None, "--tempo": self.tempo is not None, "--program": self.program is not None,
                  "--time-signature": self.time_signature is not None, "--velocity": self.velocity != 80,
                  "--prime-midi": self.prime_midi is not None, "--prime-bars": self.prime_bars is not None,
-                 "--format": self.format not in (None, "tokens")}
+                 "--format": self.format not in (None, "tokens"), "--soundfont": self.soundfont is not None}
         return [k for k, v in names.items() if v]
 
     def check(self) -> None:
@@ -49,8 +52,8 @@ class MusicOptions:
             raise UsageError(f"--bars must be between 1 and 10000, got {self.bars}")
         if self.tempo is not None and not 1 <= self.tempo <= 1000:
             raise UsageError(f"--tempo must be between 1 and 1000 quarter notes per minute, got {self.tempo:g}")
-        if not 0 <= self.program <= 127:
-            raise UsageError(f"--program must be a General MIDI program 0-127 (0 is piano), got {self.program}")
+        if self.program is not None:
+            parse_programs(self.program)
         if not 1 <= self.velocity <= 127:
             raise UsageError(f"--velocity must be between 1 and 127, got {self.velocity}")
         if self.prime_bars is not None and self.prime_bars < 1:
@@ -60,9 +63,20 @@ class MusicOptions:
         if self.time_signature is not None:
             parse_time_signature(self.time_signature)
 
+    def output(self, paths: list[Path]) -> str:
+        """What to write: midi, musicxml, wav or tokens; --format, else by the extension of --out."""
+        suffix = paths[0].suffix.lower() if paths else ""
+        if self.format == "midi" and suffix in MUSICXML_SUFFIXES + (".wav",):
+            raise UsageError(f"--format midi cannot write a {suffix} file", "leave --format out: the extension of --out chooses")
+        fmt = self.format or ("midi" if suffix in MIDI_SUFFIXES else "musicxml" if suffix in MUSICXML_SUFFIXES else "wav" if suffix == ".wav" else "tokens")
+        if self.soundfont is not None and fmt != "wav":
+            raise UsageError("--soundfont is for .wav output", "pass --out FILE.wav")
+        return fmt
 
-def _primer(tokenizer: MusicTokenizer, opts: MusicOptions, prime: str | None, prime_file: Path | None, warn: Callable[[str], None]) -> tuple[list[int], float | None]:
-    """Primer ids (without the closing <eos>) and the primer's tempo."""
+
+def _primer(tokenizer: MusicTokenizer, opts: MusicOptions, prime: str | None, prime_file: Path | None,
+            warn: Callable[[str], None]) -> tuple[list[int], float | None, dict[int, Part]]:
+    """Primer ids (without the closing <eos>), the primer's tempo, and its own name and program for each part it plays."""
     music_file = opts.prime_midi
     if music_file is None and prime_file is not None and Path(prime_file).suffix.lower() in MIDI_SUFFIXES + SCORE_SUFFIXES:
         music_file = Path(prime_file)
@@ -71,17 +85,19 @@ def _primer(tokenizer: MusicTokenizer, opts: MusicOptions, prime: str | None, pr
             raise UsageError(f"no such file: {music_file}")
         songs = read_songs(Path(music_file))
         ex = tokenizer.extract(songs[0], fallback=True)
-        piece = ex.piece
+        piece, own = ex.piece, ex.own_parts
         if not piece.notes:
             raise InputError(f"{music_file} has no notes this run can read")
+        for track, part in ex.moved:
+            warn(f"note: the primer's part {track!r} is not one of this run's; the run continues it as its part {part!r}")
         if opts.prime_bars:
             piece = cut(piece, opts.prime_bars * bar_steps(piece.time_signature, tokenizer.spq))
         tokens, tempo = tokenizer.encode_piece(piece), piece.tempo
     elif prime or prime_file:
         text = prime if prime is not None else Path(prime_file).read_text(encoding="utf-8", errors="replace")  # type: ignore[arg-type]
-        tokens, tempo = text.split(), None
+        tokens, tempo, own = text.split(), None, {}
     else:
-        return [], None
+        return [], None, {}
     while tokens and tokens[-1] == EOS:
         tokens.pop()
     ids, unknown = tokenizer.ids_of(tokens)
@@ -89,20 +105,35 @@ def _primer(tokenizer: MusicTokenizer, opts: MusicOptions, prime: str | None, pr
         warn(f"warning: {unknown} primer token(s) are outside this run's vocabulary and were left out")
     if not ids:
         raise InputError("nothing of the primer is in this run's vocabulary", "prime with music like the training data")
-    return ids, tempo
+    return ids, tempo, own
 
 
 def cut(piece: Piece, limit: int) -> Piece:
     """The piece up to `limit` steps: later notes left out, notes sounding past it shortened."""
-    notes = [Note(n.start, min(n.dur, limit - n.start), n.pitch, n.velocity, n.drum) for n in piece.notes if n.start < limit]
+    notes = [n._replace(dur=min(n.dur, limit - n.start)) for n in piece.notes if n.start < limit]
     return Piece(piece.name, notes, piece.time_signature, piece.tempo, piece.key)
+
+
+def output_parts(tokenizer: MusicTokenizer, opts: MusicOptions, primer: dict[int, Part]) -> list[Part]:
+    """The tracks a sample is written as, in the run's order: each part of the run, named and voiced as the primer
+    names it where it plays it, then with --program applied."""
+    programs = parse_programs(opts.program) if opts.program is not None else {}
+    if tokenizer.table is None and any(name is not None for name in programs):
+        raise UsageError("this run has no parts (it was prepared without them), so --program takes one program for all notes")
+    run = tokenizer.output_parts(programs.get(None, 0))
+    parts = [Part(own.name, own.program, p.channel, p.drum, p.pitch) if (own := primer.get(i)) else p for i, p in enumerate(run)]
+    return apply_programs(parts, programs, run) if programs else parts
 
 
 def sample_music(model, tokenizer: MusicTokenizer, cfg: SampleConfig, opts: MusicOptions | None, prime: str | None,
                  prime_file: Path | None, paths: list[Path], device, warn: Callable[[str], None]) -> list[str]:
     opts = opts or MusicOptions()
     opts.check()
-    fmt = opts.format or ("midi" if paths and paths[0].suffix.lower() in MIDI_SUFFIXES else "tokens")
+    fmt = opts.output(paths)
+    if fmt == "wav":  # before sampling: a missing program is one line now, not after the work
+        from seqgen.music.audio import find_fluidsynth, find_soundfont
+
+        synth, soundfont = find_fluidsynth(), find_soundfont(opts.soundfont)
     if fmt == "midi" and not paths:
         if cfg.num > 1:
             raise UsageError("--num with MIDI output needs --out FILE.mid (writes FILE-1.mid, …)")
@@ -113,7 +144,8 @@ def sample_music(model, tokenizer: MusicTokenizer, cfg: SampleConfig, opts: Musi
     if bars is not None and not opts.length_given:
         cfg.length = bars * TOKENS_PER_BAR_CAP + 64
 
-    prime_ids, prime_tempo = _primer(tokenizer, opts, prime, prime_file, warn)
+    prime_ids, prime_tempo, primer_parts = _primer(tokenizer, opts, prime, prime_file, warn)
+    parts = output_parts(tokenizer, opts, primer_parts)
     context = prime_ids or tokenizer.start_ids()
     clocks = []
     for _ in range(cfg.num):
@@ -149,18 +181,34 @@ def sample_music(model, tokenizer: MusicTokenizer, cfg: SampleConfig, opts: Musi
     results = []
     for i, (ids, clock) in enumerate(zip(outputs, clocks)):
         piece = clock.piece if limits[i] is None else cut(clock.piece, limits[i])  # type: ignore[arg-type]
-        if fmt == "midi":
-            data = tokenizer.to_midi_bytes(piece, program=opts.program, tempo=opts.tempo or prime_tempo, velocity=opts.velocity, time_signature=ts_override)
-            results.append(f"{len(piece.notes)} notes")
-        else:
+        song = tokenizer.to_song(piece, tempo=opts.tempo or prime_tempo, velocity=opts.velocity, time_signature=ts_override, parts=parts)
+        sound, written = "", sum(len(t.notes) for t in song.tracks)  # duplicates within a part are written once
+        if fmt == "tokens":
             text = "".join(tokenizer.render(prime_ids + ids)).rstrip("\n") + "\n"
             data = text.encode("utf-8")
             results.append(text)
+        else:
+            results.append(f"{written} notes")
+            if fmt == "musicxml":
+                from seqgen.music.scores import song_to_musicxml
+
+                song.name = paths[i].stem  # the score's title
+                data = song_to_musicxml(song, compressed=paths[i].suffix.lower() == ".mxl")
+            else:
+                data = song_to_midi_bytes(song)
         if paths:
             paths[i].parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(paths[i], data)
+            if fmt == "wav":
+                from seqgen.music.audio import render_wav
+
+                sound = f", {render_wav(data, paths[i], synth, soundfont):.1f} s of audio"
+            else:
+                atomic_write_bytes(paths[i], data)
             bar = clock.bar()
-            warn(f"wrote {paths[i]}: {len(piece.notes)} notes, {-(-piece.end() // bar)} bars of {piece.time_signature[0]}/{piece.time_signature[1]}")
+            names = [t.name for t in song.tracks if t.notes]
+            voices = f" in {len(names)} parts ({', '.join(names)})" if tokenizer.table is not None else ""
+            warn(f"wrote {paths[i]}: {written} notes{voices}, {-(-piece.end() // bar)} bars of "
+                 f"{piece.time_signature[0]}/{piece.time_signature[1]}{sound}")
         elif fmt == "midi":
             sys.stdout.buffer.write(data)
             sys.stdout.flush()

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from seqgen.data.corpora import Corpus, cache_dir
-from seqgen.errors import InputError
+from seqgen.errors import InputError, SeqgenError
 from seqgen.files import atomic_write_json
 from seqgen.music.events import Song, Track
 from seqgen.music.guards import parse_guarded, read_capped
@@ -22,7 +22,7 @@ SCORE_SUFFIXES = (".xml", ".mxl", ".musicxml", ".abc", ".krn")
 MAX_SCORE_BYTES = 32 << 20
 SCORE_TIME_LIMIT_S = 120.0  # per file; an ABC book of hundreds of tunes takes tens of seconds
 SCORE_TPQ = 480  # ticks per quarter for score offsets: holds triplets, quintuplets and 64ths exactly
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: ties joined note by note inside chords
 
 # mido's key_signature names by number of sharps (negative: flats)
 _MAJOR = {-7: "Cb", -6: "Gb", -5: "Db", -4: "Ab", -3: "Eb", -2: "Bb", -1: "F", 0: "C", 1: "G", 2: "D", 3: "A", 4: "E", 5: "B", 6: "F#", 7: "C#"}
@@ -78,7 +78,8 @@ def _ticks(quarter_length) -> int:
 
 
 def score_to_song(score, name: str) -> Song:
-    """Note events of a music21 Score (or Part): one Track per part, tied notes joined into one."""
+    """Note events of a music21 Score (or Part): one Track per part, tied notes joined into one (pitch by pitch, so a
+    chord that ties some of its notes keeps them apart)."""
     from collections import Counter
 
     from music21 import key as m21key
@@ -92,7 +93,8 @@ def score_to_song(score, name: str) -> Song:
         channel = 9 if inst is not None and inst.midiChannel == 9 else 0
         label = part.partName or (inst.partName if inst is not None else None) or (str(part.id) if not str(part.id).isdigit() else "")
         track = Track(str(label or ""), index, channel, int(program), [])
-        for el in part.stripTies(inPlace=False).flatten().notes:
+        tied: dict[int, list[int]] = {}  # pitch -> [start, end, velocity] of a note whose tie goes on
+        for el in part.flatten().notes:
             length = _ticks(el.quarterLength)
             if el.duration.isGrace or length <= 0:
                 song.dropped["grace note"] += len(getattr(el, "pitches", ())) or 1
@@ -100,14 +102,29 @@ def score_to_song(score, name: str) -> Song:
             start = _ticks(el.offset)
             vol = getattr(el, "_volume", None)
             velocity = int(vol.velocity) if vol is not None and vol.velocity else 90
-            pitches = [p.midi for p in getattr(el, "pitches", ())]
-            if not pitches:
+            heads = [h for h in (el.notes if el.isChord else [el]) if getattr(h, "pitch", None) is not None]
+            if not heads:
                 song.dropped["unpitched note"] += 1
-            for midi in pitches:
-                if 0 <= midi <= 127:
-                    track.notes.append((start, start + length, midi, velocity))
-                else:
+            for head in heads:  # ties are joined pitch by pitch: a chord may tie some of its notes and not others
+                midi, kind = head.pitch.midi, head.tie.type if head.tie is not None else None
+                if not 0 <= midi <= 127:
                     song.dropped["pitch outside MIDI range"] += 1
+                    continue
+                held = tied.pop(midi, None)
+                if held is not None and kind in ("continue", "stop"):
+                    held[1] = start + length
+                    if kind == "continue":
+                        tied[midi] = held
+                    else:
+                        track.notes.append((held[0], held[1], midi, held[2]))
+                    continue
+                if held is not None:  # a tie that never stopped ends where its note was last heard
+                    track.notes.append((held[0], held[1], midi, held[2]))
+                if kind in ("start", "continue"):
+                    tied[midi] = [start, start + length, velocity]
+                else:
+                    track.notes.append((start, start + length, midi, velocity))
+        track.notes.extend((s, e, midi, v) for midi, (s, e, v) in tied.items())
         track.notes.sort()
         song.tracks.append(track)
     flat = score.flatten() if hasattr(score, "flatten") else score
@@ -154,3 +171,114 @@ def corpus_files(corpus: Corpus) -> list[Path]:
     if not files:
         raise InputError(f"music21's corpus has no {name!r} collection here", "update music21 (pip install -U music21)")
     return sorted(files)
+
+
+# ---------------------------------------------------------------- writing MusicXML
+
+MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
+_MXL_CONTAINER = (b'<?xml version="1.0" encoding="UTF-8"?>\n<container><rootfiles><rootfile full-path="score.musicxml" '
+                  b'media-type="application/vnd.recordare.musicxml+xml"/></rootfiles></container>\n')
+
+
+def _m21_key(name: str):
+    """A mido key name ("G", "Em", "Bb") as a music21 Key."""
+    from music21 import key as m21key
+
+    minor = name.endswith("m")
+    tonic = name[:-1] if minor else name
+    tonic = tonic[0] + tonic[1:].replace("b", "-")
+    return m21key.Key(tonic.lower() if minor else tonic)
+
+
+def song_to_score(song: Song):
+    """A music21 Score: one Part (staff) per track, named, with its instrument, clef chosen from its range, and the
+    song's time signature, key (estimated when the song has none) and tempo. Notes that start and end together
+    are one chord; music21 makes the measures, ties and voices."""
+    import copy
+    from fractions import Fraction
+
+    from music21 import chord, clef, instrument, metadata, meter, note, stream, tempo, tie
+
+    score = stream.Score()
+    score.metadata = metadata.Metadata(title=song.name, composer="seqgen")
+    num, den = song.time_signature or (4, 4)
+    tpq = song.ticks_per_quarter
+    for tr in song.tracks:
+        part = stream.Part()
+        part.partName = tr.name
+        part.partAbbreviation = tr.name if len(tr.name) <= 5 else tr.name[:3] + "."  # the later systems' label
+        inst = instrument.Percussion() if tr.is_drum else instrument.instrumentFromMidiProgram(tr.program)
+        inst.partName, inst.midiProgram, inst.midiChannel = tr.name, tr.program, tr.channel
+        part.insert(0, inst)
+        part.insert(0, meter.TimeSignature(f"{num}/{den}"))
+        for start, end, held in _segments(tr.notes):
+            els = []
+            for pitch, velocity, tied in held:
+                n = note.Note(pitch)
+                n.volume.velocity = velocity
+                if tied:
+                    n.tie = tie.Tie(tied)
+                els.append(n)
+            el = els[0] if len(els) == 1 else chord.Chord(els)
+            el.quarterLength = Fraction(end - start, tpq)
+            part.insert(Fraction(start, tpq), el)
+        part.insert(0, clef.PercussionClef() if tr.is_drum else clef.bestClef(part, allowTreble8vb=True, recurse=True))
+        score.insert(0, part)
+    melodic = [p for p, tr in zip(score.parts, song.tracks) if not tr.is_drum and tr.notes]
+    if melodic:
+        found = _m21_key(song.key) if song.key else score.analyze("key")
+        for part in melodic:
+            part.insert(0, copy.deepcopy(found))
+    if score.parts:
+        score.parts[0].insert(0, tempo.MetronomeMark(number=round(song.tempo or 120.0)))
+    return score
+
+
+def _segments(notes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, list[tuple[int, int, str | None]]]]:
+    """A track's notes as one voice: the time between every two onsets or ends is one chord of the notes sounding
+    then, each note tied ("start", "continue", "stop", or None) across the pieces it is cut into. A staff that holds
+    overlapping notes this way is what a piano reduction shows, and music21 writes it without guessing voices."""
+    bounds = sorted({t for s, e, _, _ in notes for t in (s, e)})
+    out = []
+    for a, b in zip(bounds, bounds[1:]):
+        held = []
+        for s, e, pitch, velocity in notes:
+            if s <= a and b <= e:
+                tied = None if (s == a and e == b) else "start" if s == a else "stop" if e == b else "continue"
+                held.append((pitch, velocity, tied))
+        if held:
+            out.append((a, b, sorted(held)))
+    return out
+
+
+def song_to_musicxml(song: Song, compressed: bool = False) -> bytes:
+    """MusicXML for MuseScore, Sibelius, Finale and Dorico (`.mxl`: compressed), checked by reading it back with
+    music21: every part and every note (pitch, onset, duration) must come back."""
+    import io
+    import zipfile
+
+    from music21 import converter
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    xml = GeneralObjectExporter(song_to_score(song)).parse()
+    back = converter.parse(xml, format="musicxml", forceSource=True)
+    if _score_notes(back) != _song_notes(song):
+        raise SeqgenError("music21 did not read back the MusicXML it wrote (a note changed or went missing)",
+                          "write .mid instead, and report this with the tokens (--format tokens)")
+    if not compressed:
+        return xml
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.recordare.musicxml")  # first and stored, as the format asks
+        z.writestr("META-INF/container.xml", _MXL_CONTAINER, compress_type=zipfile.ZIP_DEFLATED)
+        z.writestr("score.musicxml", xml, compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+def _song_notes(song: Song) -> list[tuple[str, list]]:
+    tpq = song.ticks_per_quarter
+    return [(tr.name, sorted((s * SCORE_TPQ // tpq, (e - s) * SCORE_TPQ // tpq, p) for s, e, p, _ in tr.notes)) for tr in song.tracks]
+
+
+def _score_notes(score) -> list[tuple[str, list]]:
+    return [(t.name, sorted((s, e - s, p) for s, e, p, _ in t.notes)) for t in score_to_song(score, "").tracks]

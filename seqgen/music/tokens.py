@@ -9,15 +9,17 @@ Token schemes (every piece is `<bos> ts:N/D ... <eos>`; the leading silence is k
   per silence, N in steps; a pitch token then a duration token keeps the vocabulary small (a joint
   token per pitch and duration is ~5x more tokens, most of them rare).
 - notes: polyphony: `tN` time shifts between onsets (chained up to a whole note each), then per note
-  `[vB] PITCH dN`, chords in ascending pitch; drums (with --drums) as `drum:K` on their own track.
-`vB` velocity bins appear (with --velocity-bins) only where the velocity bin changes.
+  `[part:NAME] [vB] PITCH dN`, at each onset part by part in the corpus's order, chords in ascending pitch;
+  drums (with --drums) as `drum:K`.
+`part:NAME` tokens (a dataset with parts, see `seqgen.music.parts`) and `vB` velocity bins (with --velocity-bins)
+appear only where the part or the velocity bin changes.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
@@ -28,6 +30,7 @@ from seqgen.data.vocab import Vocabulary
 from seqgen.errors import InputError, UsageError
 from seqgen.music.events import DRUM_CHANNEL, Song, Track
 from seqgen.music.midi_io import MIDI_SUFFIXES, OUT_TPQ, read_midi, song_to_midi_bytes
+from seqgen.music.parts import MELODIC_CHANNELS, PREFIX, Part, PartTable, track_labels
 
 BOS, EOS, REST = "<bos>", "<eos>", "rest"
 LEVELS = ("melody", "notes")
@@ -44,12 +47,13 @@ class Note(NamedTuple):
     pitch: int  # MIDI pitch (drum key for drums)
     velocity: int  # 1-127
     drum: bool = False
+    part: int = 0  # index in the tokenizer's parts table (0 when it has none)
 
 
 @dataclass
 class Piece:
     name: str
-    notes: list[Note]  # canonical order: (start, drum, pitch)
+    notes: list[Note]  # canonical order: (start, part, drum, pitch)
     time_signature: tuple[int, int] = (4, 4)
     tempo: float | None = None
     key: str | None = None
@@ -65,6 +69,8 @@ class Extracted:
     piece: Piece
     dropped: Counter = field(default_factory=Counter)  # notes left out, by reason
     shortened: Counter = field(default_factory=Counter)  # notes kept but made shorter, by reason
+    own_parts: dict[int, Part] = field(default_factory=dict)  # part index -> that part as the source names it (its first track)
+    moved: list[tuple[str, str]] = field(default_factory=list)  # (track, part) for tracks that matched no part by name
 
 
 # ---------------------------------------------------------------- helpers
@@ -148,7 +154,7 @@ def transpose_piece(piece: Piece, shift: int, dropped: Counter | None = None) ->
 
 
 def _order(n: Note) -> tuple:
-    return (n.start, n.drum, n.pitch)
+    return (n.start, n.part, n.drum, n.pitch)
 
 
 # ---------------------------------------------------------------- reading sources
@@ -202,20 +208,37 @@ class MusicTokenizer(Tokenizer):
         self.key_normalize = bool(s.get("key_normalize", False))
         self.max_duration = int(s.get("max_duration", DEFAULT_MAX_QUARTERS * self.spq))
         self.max_chunk = 4 * self.spq  # longest single rest / time shift token: a whole note
+        self.table = PartTable.from_settings(s)  # None: no parts (melody, --parts none, a dataset made before parts)
 
     @classmethod
     def make_settings(cls, steps_per_quarter: int = 12, velocity_bins: int = 0, tracks: list[str] | None = None,
-                      drums: bool = False, key_normalize: bool = False) -> dict:
+                      drums: bool = False, key_normalize: bool = False, parts: str = "none") -> dict:
+        """Settings for meta.json; `parts` (notes level): program or track starts an empty parts table, none has none."""
         check_steps_per_quarter(steps_per_quarter)
         if not 0 <= velocity_bins <= 127:
             raise UsageError(f"--velocity-bins must be between 0 (none) and 127, got {velocity_bins}")
-        return {"steps_per_quarter": steps_per_quarter, "velocity_bins": velocity_bins, "tracks": list(tracks or []),
-                "drums": drums, "key_normalize": key_normalize, "max_duration": DEFAULT_MAX_QUARTERS * steps_per_quarter}
+        settings = {"steps_per_quarter": steps_per_quarter, "velocity_bins": velocity_bins, "tracks": list(tracks or []),
+                    "drums": drums, "key_normalize": key_normalize, "max_duration": DEFAULT_MAX_QUARTERS * steps_per_quarter}
+        if parts != "none":
+            settings.update(parts_mode=parts, parts=[])
+        return settings
 
     @classmethod
     def untrained(cls, settings: dict) -> "MusicTokenizer":
-        """A tokenizer with a placeholder vocabulary, for extracting and encoding before the vocabulary is fitted."""
-        return cls(Vocabulary([BOS, EOS], {"bos": BOS, "eos": EOS}), settings)
+        """A tokenizer with a placeholder vocabulary, for extracting and encoding before the vocabulary is fitted;
+        its parts table (if any) grows with every new part it meets."""
+        tok = cls(Vocabulary([BOS, EOS], {"bos": BOS, "eos": EOS}), settings)
+        if tok.table is not None:
+            tok.table.grow = True
+        return tok
+
+    def use_parts(self, table: PartTable | None) -> None:
+        """Extract with this parts table (a corpus's, from `seqgen.music.parts.survey`), or without parts."""
+        self.table = table
+        self.settings.pop("parts", None)
+        self.settings["parts_mode"] = table.mode if table else "none"
+        if table is not None:
+            self.settings["parts"] = table.to_json()
 
     # -- source songs -> pieces
 
@@ -237,7 +260,10 @@ class MusicTokenizer(Tokenizer):
         tracks = self.select(song, fallback)
         tpq, spq = song.ticks_per_quarter, self.spq
         notes = []
-        for tr in tracks:
+        for tr, part in zip(tracks, self._parts_of(song, tracks, ex)):
+            if part is None:
+                ex.dropped["a drum track, and no drum part in the run"] += len(tr.notes)
+                continue
             for start, end, pitch, vel in tr.notes:
                 s = (start * spq * 2 + tpq) // (2 * tpq)  # round half up, in integers
                 e = (end * spq * 2 + tpq) // (2 * tpq)
@@ -250,7 +276,7 @@ class MusicTokenizer(Tokenizer):
                     ex.shortened[f"longer than {self.max_duration // spq} quarters"] += 1
                 if self.velocity_bins:
                     vel = bin_velocity(velocity_bin(vel, self.velocity_bins), self.velocity_bins)
-                notes.append(Note(s, dur, pitch, vel, tr.is_drum))
+                notes.append(Note(s, dur, pitch, vel, tr.is_drum, part))
         notes.sort(key=_order)
         notes = canonical(notes, ex.dropped, ex.shortened)
         if self.key_normalize and notes:
@@ -268,16 +294,33 @@ class MusicTokenizer(Tokenizer):
         ex.piece.notes = notes
         return ex
 
+    def _parts_of(self, song: Song, tracks: list[Track], ex: Extracted) -> list[int | None]:
+        """Each chosen track's part (all 0 without parts); notes in `ex` how the source names each part it uses."""
+        if self.table is None:
+            return [0] * len(tracks)
+        labels = track_labels(song.tracks, tracks)
+        found, ex.moved = self.table.assign(tracks, labels)
+        for tr, label, part in zip(tracks, labels, found):
+            if part is not None and part not in ex.own_parts:
+                ex.own_parts[part] = replace(self.table.parts[part], name=label, program=tr.program)
+        if self.table.grow:
+            self.settings["parts"] = self.table.to_json()
+        return found
+
     # -- pieces <-> tokens
 
-    def _velocity_tokens(self, n: Note, state: list[int | None]) -> list[str]:
-        if not self.velocity_bins:
-            return []
-        b = velocity_bin(n.velocity, self.velocity_bins)
-        if b == state[0]:
-            return []
-        state[0] = b
-        return [f"v{b}"]
+    def _marks(self, n: Note, state: dict) -> list[str]:
+        """The part and velocity tokens a note needs: each only where it changes from the note before."""
+        out = []
+        if self.table is not None and state.get("part") != n.part:
+            state["part"] = n.part
+            out.append(self.table.parts[n.part].token)
+        if self.velocity_bins:
+            b = velocity_bin(n.velocity, self.velocity_bins)
+            if state.get("v") != b:
+                state["v"] = b
+                out.append(f"v{b}")
+        return out
 
     def _chunks(self, steps: int, prefix: str) -> list[str]:
         out = []
@@ -294,12 +337,12 @@ class MusicTokenizer(Tokenizer):
     def encode_piece(self, piece: Piece) -> list[str]:
         num, den = piece.time_signature
         toks = [BOS, f"ts:{num}/{den}"]
-        t, vstate = 0, [None]
+        t, state = 0, {}
         for n in piece.notes:  # melody: time runs to each note's end; notes: it stays at the onset
             if n.start > t:
                 toks += self.silence(n.start - t)
                 t = n.start
-            toks += self._velocity_tokens(n, vstate)
+            toks += self._marks(n, state)
             toks += [f"drum:{n.pitch}" if n.drum else pitch_name(n.pitch), f"d{n.dur}"]
             if self.level == "melody":
                 t = n.start + n.dur
@@ -370,31 +413,55 @@ class MusicTokenizer(Tokenizer):
 
     # -- pieces -> MIDI
 
+    def output_parts(self, program: int = 0, name: str = "seqgen") -> list[Part]:
+        """The parts a piece is written as: the parts table, or without one a part `name` (`program`) and drums."""
+        if self.table is not None and self.table.parts:
+            return list(self.table.parts)
+        return [Part(name, program, 0, False), Part("Drums", 0, DRUM_CHANNEL, True)]
+
     def to_song(self, piece: Piece, program: int = 0, tempo: float | None = None, velocity: int = 80,
-                time_signature: tuple[int, int] | None = None, name: str = "seqgen") -> Song:
-        """A piece as a song at 480 ticks per quarter: a melodic track and, when it has drums, a drum track."""
+                time_signature: tuple[int, int] | None = None, name: str = "seqgen", parts: list[Part] | None = None) -> Song:
+        """A piece as a song at 480 ticks per quarter: one track per part that has notes, in the order of `parts`
+        (default: `output_parts(program, name)`); a drum note of a melodic part goes to the first drum part, and the
+        reverse, so any token soup gives a playable file. Melodic tracks get channels of their own while there are."""
         k = OUT_TPQ // self.spq  # whole ticks per step (spq divides 480)
-        use_velocity = bool(self.velocity_bins)
-        melodic = Track(name, 0, 0, program, [])
-        drums = Track("Drums", 1, DRUM_CHANNEL, 0, [])
+        parts = list(parts or self.output_parts(program, name))
+        tracks = [Track(p.name, i, p.channel, p.program, []) for i, p in enumerate(parts)]
         for n in canonical(piece.notes):
-            vel = n.velocity if use_velocity else velocity
-            (drums if n.drum else melodic).notes.append((n.start * k, (n.start + n.dur) * k, n.pitch, vel))
-        tracks = [t for t in (melodic, drums) if t.notes] or [melodic]
-        return Song(name, OUT_TPQ, tracks, tempo or piece.tempo or float(self.settings.get("tempo") or 120.0),
+            i = n.part if n.part < len(parts) and parts[n.part].drum == n.drum else self._part_of_kind(parts, tracks, n.drum)
+            tracks[i].notes.append((n.start * k, (n.start + n.dur) * k, n.pitch, n.velocity if self.velocity_bins else velocity))
+        written = [t for t in tracks if t.notes] or tracks[:1]
+        used: set[int] = set()
+        for t in written:  # a channel of its own for each melodic track (a 16th melodic part shares one)
+            if not t.is_drum:
+                if t.channel in used:
+                    t.channel = next((c for c in MELODIC_CHANNELS if c not in used), t.channel)
+                used.add(t.channel)
+        return Song(name, OUT_TPQ, written, tempo or piece.tempo or float(self.settings.get("tempo") or 120.0),
                     time_signature or piece.time_signature, piece.key)
+
+    @staticmethod
+    def _part_of_kind(parts: list[Part], tracks: list[Track], drum: bool) -> int:
+        """The first part that is (or is not) drums, added when there is none."""
+        for i, p in enumerate(parts):
+            if p.drum == drum:
+                return i
+        parts.append(Part("Drums", 0, DRUM_CHANNEL, True) if drum else Part("seqgen", 0, 0, False))
+        tracks.append(Track(parts[-1].name, len(tracks), parts[-1].channel, parts[-1].program, []))
+        return len(parts) - 1
 
     def to_midi_bytes(self, piece: Piece, **kw) -> bytes:
         return song_to_midi_bytes(self.to_song(piece, **kw))
 
 
 def canonical(notes: list[Note], dropped: Counter | None = None, shortened: Counter | None = None) -> list[Note]:
-    """Sorted notes with no duplicate and no same-pitch overlap (a MIDI file can hold neither): a note is cut
-    where the same pitch starts again. Also makes generated notes writable."""
+    """Sorted notes with no duplicate and no same-pitch overlap within a part (a MIDI track can hold neither): a note
+    is cut where the same pitch starts again in its part. Two parts in unison keep both notes. Also makes generated
+    notes writable."""
     out: list[Note] = []
-    last: dict[tuple[bool, int], int] = {}  # (drum, pitch) -> index in out of its latest note
+    last: dict[tuple[int, bool, int], int] = {}  # (part, drum, pitch) -> index in out of its latest note
     for n in sorted(notes, key=_order):
-        k = (n.drum, n.pitch)
+        k = (n.part, n.drum, n.pitch)
         i = last.get(k)
         if i is not None:
             prev = out[i]
@@ -413,7 +480,7 @@ def canonical(notes: list[Note], dropped: Counter | None = None, shortened: Coun
     return out
 
 
-_RANK = {"ts": 0, "v": 1, "t": 2, "pitch": 3, "drum": 4, "rest": 5, "d": 6, "other": 7}
+_RANK = {"ts": 0, "part": 1, "v": 2, "t": 3, "pitch": 4, "drum": 5, "rest": 6, "d": 7, "other": 8}
 
 
 def _token_rank(tok: str) -> tuple:
@@ -424,6 +491,8 @@ def _token_rank(tok: str) -> tuple:
         return (_RANK["drum"], int(tok[5:]) if tok[5:].isdigit() else 0, tok)
     if tok == REST:
         return (_RANK["rest"], 0, tok)
+    if tok.startswith(PREFIX):
+        return (_RANK["part"], 0, tok)
     p = parse_pitch(tok)
     if p is not None:
         return (_RANK["pitch"], p, tok)
@@ -443,6 +512,7 @@ class _Decoder:
         self.start_cursor = 0  # where generation began (after a primer), for --bars
         self.pending: tuple[str, int] | None = None  # ("pitch"|"drum"|"rest", value) waiting for its duration
         self.velocity = 80
+        self.part = 0  # the part of the next note
         self.seen_ts = False
 
     def bar(self) -> int:
@@ -466,6 +536,10 @@ class _Decoder:
                     self.piece.time_signature = (int(num), int(den))
             self.seen_ts = True
             return
+        if tok.startswith(PREFIX):
+            table = self.tok.table
+            self.part = table.index.get(tok, self.part) if table is not None else self.part
+            return
         head, rest = tok[:1], tok[1:]
         if head == "v" and rest.isdigit() and self.tok.velocity_bins:
             self.velocity = bin_velocity(min(int(rest), self.tok.velocity_bins - 1), self.tok.velocity_bins)
@@ -477,7 +551,7 @@ class _Decoder:
             if self.pending is not None and dur > 0:
                 what, value = self.pending
                 if what != "rest":
-                    self.piece.notes.append(Note(self.cursor, dur, value, self.velocity, what == "drum"))
+                    self.piece.notes.append(Note(self.cursor, dur, value, self.velocity, what == "drum", self.part))
                 if self.melody:
                     self.cursor += dur
             self.pending = None
@@ -532,8 +606,10 @@ class NotesTokenizer(MusicTokenizer):
 
     @classmethod
     def always_tokens(cls, settings: dict) -> list[str]:
-        # every time shift up to a whole note, so that any primer's or file's timing can be encoded
-        return [f"t{i}" for i in range(1, 4 * int(settings.get("steps_per_quarter", 12)) + 1)]
+        # every time shift up to a whole note, so that any primer's or file's timing can be encoded; every part
+        table = PartTable.from_settings(settings)
+        parts = [p.token for p in table.parts] if table is not None else []
+        return [f"t{i}" for i in range(1, 4 * int(settings.get("steps_per_quarter", 12)) + 1)] + parts
 
     def silence(self, steps: int) -> list[str]:
         return self._chunks(steps, "t")
