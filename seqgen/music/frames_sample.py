@@ -22,6 +22,7 @@ from seqgen.models.generate import cpu_generator
 from seqgen.music.midi_io import MIDI_SUFFIXES, song_to_midi_bytes
 from seqgen.music.pianoroll import GRIDS, roll_lines, roll_to_song, song_to_roll
 from seqgen.music.sample import DEFAULT_BARS, MusicOptions
+from seqgen.music.scores import SCORE_SUFFIXES
 from seqgen.music.tokens import parse_time_signature, read_songs
 
 GREEDY_TEMPERATURE = 1e-9  # --greedy: every probability 0 or 1, so each key is on exactly when its logit is positive
@@ -31,14 +32,14 @@ def refuse_options(cfg: SampleConfig, prime: str | None, prime_file: Path | None
     """One line naming the first sampling option a frames run has no use for."""
     unused = {"--beam": cfg.beam is not None, "--top-k": cfg.top_k is not None, "--top-p": cfg.top_p is not None,
               "--stop-at-eos": cfg.stop_at_eos, "--prime": prime is not None,
-              "--prime-file": prime_file is not None and Path(prime_file).suffix.lower() not in MIDI_SUFFIXES}
+              "--prime-file": prime_file is not None and Path(prime_file).suffix.lower() not in MIDI_SUFFIXES + SCORE_SUFFIXES}
     for name, given in unused.items():
         if given:
             raise UsageError(f"{name} does not apply to a frames run", "frames are drawn key by key; prime with --prime-midi FILE")
 
 
 def _primer(opts: MusicOptions, prime_file: Path | None, per_quarter: int, bar: int) -> np.ndarray | None:
-    """The frames of --prime-midi (or a MIDI --prime-file), cut to --prime-bars; None without one."""
+    """The frames of --prime-midi (or a MIDI or score --prime-file), cut to --prime-bars; None without one."""
     path = opts.prime_midi or prime_file
     if path is None:
         return None
