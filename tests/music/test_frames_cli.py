@@ -142,11 +142,11 @@ def test_sample_prints_the_roll_as_text(frames_run, cli):
 def test_sample_continues_a_midi_primer(frames_run, cli, tmp_path):
     from music_pieces import notes, track, write
 
-    primer = write(tmp_path / "primer.mid", [track(notes([(0, 960, 60), (0, 960, 64), (960, 1920, 62)]))])  # 2 quarters = 4 frames at 1/8
+    primer = write(tmp_path / "primer.mid", [track(notes([(0, 960, 60), (0, 960, 64), (960, 1920, 62)]))])  # 2 quarters each: 4 frames at 1/8
     res = cli("sample", frames_run / "run", "--prime-midi", primer, "--length", "3", "--seed", "1")
     assert res.code == 0, res.err
     lines = res.out.splitlines()
-    assert lines[:4] == ["C4 E4", "C4 E4", "D4", "D4"] and len(lines) == 4 + 3
+    assert lines[:8] == ["C4 E4"] * 4 + ["D4"] * 4 and len(lines) == 8 + 3
 
 
 def test_prepare_midi_files_as_frames(cli, tmp_path):
