@@ -13,14 +13,17 @@ from typing import Any, Callable
 
 import torch
 
-from seqgen.config import ModelConfig, Seq2SeqConfig, TrainConfig
+from seqgen.config import FramesConfig, ModelConfig, Seq2SeqConfig, TrainConfig
 from seqgen.data.dataset import Dataset
+from seqgen.data.frames import FramesDataset
 from seqgen.data.pairs import PairsDataset
 from seqgen.errors import UsageError
+from seqgen.models.frames import FramesModel
 from seqgen.models.rnn_lm import RNNLanguageModel
 from seqgen.models.seq2seq import Seq2Seq
 from seqgen.training.checkpoint import BEST, Run, load_weights
 from seqgen.training.distributed import ProcessGroup
+from seqgen.training.frames import FramesTask, check_pieces
 from seqgen.training.pairs import PairsTask
 from seqgen.training.streams import StreamTask, check_corpus_size
 from seqgen.training.task import Task
@@ -37,6 +40,7 @@ class Architecture:
     describe: Callable[[Any, Any], str]  # (settings, dataset) -> the line `train` prints first
     check_size: Callable[[Any, TrainConfig], None]  # refuse a dataset too small for the batch, before any folder is made
     train_defaults: dict = field(default_factory=dict)  # training settings that differ from TrainConfig's for this kind
+    unused_train: tuple[str, ...] = ()  # training settings this kind has no use for: given on the command line, refused
 
     def settings(self, ds: Any, given: dict, what: str) -> Any:
         """The model settings from the dataset and the options given; an option this kind has not is one line."""
@@ -45,6 +49,12 @@ class Architecture:
         if foreign:
             raise UsageError(f"--{foreign[0].replace('_', '-')} does not apply to {what}")
         return self.configure(ds, given)
+
+    def refuse_unused(self, train_options: dict, what: str) -> None:
+        """One line naming a training option given on the command line that this kind of model has no use for."""
+        unused = [name for name in train_options if name in self.unused_train]
+        if unused:
+            raise UsageError(f"--{unused[0].replace('_', '-')} does not apply to {what}")
 
 
 def _lm_configure(ds: Dataset, given: dict) -> ModelConfig:
@@ -93,8 +103,35 @@ ENCODER_DECODER = Architecture(
     train_defaults={"batch": 64, "lr": 2e-3, "eval_every": 250},
 )
 
-ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (LANGUAGE_MODEL, ENCODER_DECODER)}
-DATASET_KINDS = {"text": "rnn_lm", "music": "rnn_lm", "pairs": "seq2seq"}  # meta.json's "kind" -> the model it trains
+
+
+def _frames_configure(ds: FramesDataset, given: dict) -> FramesConfig:
+    cfg = FramesConfig(**given)
+    cfg.check()
+    return cfg
+
+
+def _frames_describe(cfg: FramesConfig, ds: FramesDataset) -> str:
+    pieces, frames = ds.meta["stats"]["pieces"]["train"], ds.meta["splits"]["train"]
+    return (f"{cfg.layers}×{cfg.hidden} {cfg.cell.upper()}, {cfg.output} output, 88 keys at {ds.grid} frames, "
+            f"{pieces:,} training pieces ({frames:,} frames)")
+
+
+FRAMES = Architecture(
+    name="frames",
+    config=FramesConfig,
+    build=FramesModel,
+    task=FramesTask,
+    open_dataset=FramesDataset.open,
+    configure=_frames_configure,
+    describe=_frames_describe,
+    check_size=lambda ds, tcfg: check_pieces(ds.meta["stats"]["pieces"]["train"], tcfg),
+    train_defaults={"batch": 8, "eval_every": 250},  # a few hundred pieces: small batches, more updates, finer best-weights keeping
+    unused_train=("seq_len",),  # a batch holds whole pieces
+)
+
+ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (LANGUAGE_MODEL, ENCODER_DECODER, FRAMES)}
+DATASET_KINDS = {"text": "rnn_lm", "music": "rnn_lm", "pairs": "seq2seq", "frames": "frames"}  # meta.json's "kind" -> the model it trains
 
 
 def for_dataset(path: Path) -> tuple[Architecture, Any]:

@@ -15,7 +15,22 @@ from rich.console import Console
 from rich.table import Table
 
 from seqgen import __version__
-from seqgen.config import ATTENTIONS, CELLS, CLIP_MODES, DEVICES, MAX_SAMPLES, MAX_SEED, MAX_THREADS, OPTIMIZERS, SCHEDULES, ModelConfig, Seq2SeqConfig, TrainConfig
+from seqgen.config import (
+    ATTENTIONS,
+    CELLS,
+    CLIP_MODES,
+    DEVICES,
+    MAX_SAMPLES,
+    MAX_SEED,
+    MAX_THREADS,
+    OPTIMIZERS,
+    OUTPUTS,
+    SCHEDULES,
+    FramesConfig,
+    ModelConfig,
+    Seq2SeqConfig,
+    TrainConfig,
+)
 
 app = typer.Typer(
     name="seqgen",
@@ -43,7 +58,9 @@ def default(help: str, value: object) -> str:
 Cell, Schedule, ClipMode, Optimizer, Device = (choices(n, v) for n, v in (
     ("Cell", CELLS), ("Schedule", SCHEDULES), ("ClipMode", CLIP_MODES), ("Optimizer", OPTIMIZERS), ("Device", DEVICES)))
 Kind = choices("Kind", ("text", "music"))
-Level = choices("Level", ("char", "word", "melody", "notes"))
+Level = choices("Level", ("char", "word", "melody", "notes", "frames"))
+FrameGrid = choices("FrameGrid", ("1/4", "1/8", "1/16"))  # seqgen.music.pianoroll.GRIDS
+Output = choices("Output", OUTPUTS)
 Weights = choices("Weights", ("best", "last"))
 Split = choices("Split", ("train", "val", "test"))
 Format = choices("Format", ("midi", "tokens"))
@@ -97,7 +114,8 @@ def root(
 def prepare(
     sources: Annotated[Optional[list[str]], typer.Argument(help="Text files, folders, '-' for stdin, MIDI files and scores, TSV files of pairs, or a built-in corpus or task name (see `seqgen corpora`).", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write.", show_default=False)] = Path(""),
-    level: Annotated[Optional[Level], typer.Option(help="Token level: char or word for text (default char); melody or notes for music (default melody).", show_default=False)] = None,
+    level: Annotated[Optional[Level], typer.Option(help="Token level: char or word for text (default char); melody or notes for music (default melody); frames: a piano roll (the default for a .json/.pickle benchmark file).", show_default=False)] = None,
+    frame: Annotated[Optional[FrameGrid], typer.Option(help="Frames: the grid, a frame per 1/4 (JSB Chorales' protocol), 1/8 (Nottingham, MuseData, Piano-midi.de) or 1/16 note. [default: 1/8; a benchmark file's from its name: 1/4 for JSB]", show_default=False)] = None,
     kind: Annotated[Optional[Kind], typer.Option(help="Default: inferred from the sources (.mid/.xml/.abc/... files, music corpora).", show_default=False)] = None,
     val: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Fraction for validation, in [0, 1): of the tokens for text (contiguous, after train); for music and pairs, each piece's or pair's chance, drawn from its hash.", "0.05; built-in pair tasks: 5,000 of --count"), show_default=False)] = None,
     test: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Fraction for test, in [0, 1): of the tokens for text (contiguous, at the end); for music and pairs, each piece's or pair's chance, drawn from its hash.", "0.05; built-in pair tasks: 5,000 of --count"), show_default=False)] = None,
@@ -108,7 +126,7 @@ def prepare(
     max_vocab: Annotated[Optional[int], typer.Option(min=3, help="Word level: keep at most this many tokens.", show_default=False)] = None,
     tracks: Annotated[Optional[list[str]], typer.Option(help="Music: tracks/parts to read, by name, program:N or index:N (repeatable; default: all but drums; melody: the highest-pitched track).", show_default=False)] = None,
     steps_per_quarter: Annotated[int, typer.Option(min=1, max=480, help="Music: time grid, steps per quarter note (must divide 480; 12 holds 16ths and triplets).")] = 12,
-    transpose: Annotated[Optional[str], typer.Option(help="Music: add transposed copies of the training pieces: all (12 keys), N (±N semitones), A..B or a list -2,0,2.", show_default=False)] = None,
+    transpose: Annotated[Optional[str], typer.Option(help="Music: add transposed copies of the training pieces: all (12 keys), N (±N semitones), A..B or a list -2,0,2 (frames: each training piece moved by one of these, drawn afresh each epoch).", show_default=False)] = None,
     key_normalize: Annotated[bool, typer.Option(help="Music: move every piece to C major / A minor (estimated key).")] = False,
     velocity_bins: Annotated[int, typer.Option(min=0, max=127, help="Music: keep dynamics as this many velocity levels (0: none).")] = 0,
     drums: Annotated[bool, typer.Option(help="Music, notes level: include drum tracks (MIDI channel 10).")] = False,
@@ -149,6 +167,19 @@ def prepare(
         raise UsageError(f"{next(n for n, v in pair_only.items() if v)} is an option of pairs datasets", "pass --pairs, or --source and --target")
     if not sources:
         raise UsageError("prepare needs SOURCE files, folders or a corpus name", "see `seqgen prepare --help`")
+    from seqgen.music.pianoroll import is_benchmark_file
+
+    if level == "frames" or (level is None and kind != "text" and any(is_benchmark_file(s) for s in sources)):
+        from seqgen.music.prepare_frames import prepare_frames
+
+        not_frames = {"--kind text": kind == "text", "--key-normalize": key_normalize, "--velocity-bins": velocity_bins,
+                      "--drums": drums, "--steps-per-quarter": steps_per_quarter != 12}
+        if any(not_frames.values()):
+            raise UsageError(f"{next(n for n, v in not_frames.items() if v)} does not apply to frames", "a frames dataset is a piano roll on the --frame grid")
+        _print_frames_report(prepare_frames(sources, out, value(frame), val, test, force, tracks, transpose), time.perf_counter() - start)
+        return
+    if frame is not None:
+        raise UsageError("--frame is for piano-roll frames", "pass --level frames, or a benchmark .json or .pickle file")
     val, test = 0.05 if val is None else val, 0.05 if test is None else test
     if kind is None:
         from seqgen.music.prepare import infer_kind
@@ -245,6 +276,23 @@ def _print_music_report(report, seconds: float) -> None:
                      f"of its file, never rebalanced): pass more pieces or a larger --{split}", "warning")
 
 
+def _print_frames_report(report, seconds: float) -> None:
+    how = "its own split" if report.benchmark else "split by piece"
+    table = Table(title=f"dataset {report.out} (frames of {report.grid} from {report.grid_from}, {how}, {seconds:.1f} s)", show_header=False)
+    table.add_row("files read", f"{report.files:,}")
+    if len(report.shifts) > 1:
+        table.add_row("transposed in training", f"{min(report.shifts):+d} to {max(report.shifts):+d} semitones, drawn afresh each epoch")
+    for split in ("train", "val", "test"):
+        table.add_row(f"{split}", f"{report.pieces.get(split, 0):,} pieces, {report.frames.get(split, 0):,} frames")
+    for reason, n in report.dropped.most_common():
+        table.add_row(f"notes dropped: {reason}", f"{n:,}")
+    err.print(table)
+    for name, reason in report.skipped:
+        err.print(f"skipped {name}: {reason}")
+    for split in report.empty_splits:
+        _print_error(f"no piece fell in the {'validation' if split == 'val' else split} split: pass more pieces or a larger --{split}", "warning")
+
+
 @app.command("corpora")
 def list_corpora() -> None:
     """List the built-in corpora with their licences."""
@@ -262,7 +310,7 @@ def list_corpora() -> None:
 
 # Options a resumed run may change; every other training option is fixed by the run's config.json.
 RESUMABLE = ("max_steps", "epochs", "time_limit", "eval_every", "log_every", "patience", "device", "threads")
-M, S, T = ModelConfig, Seq2SeqConfig, TrainConfig  # their defaults are the options' defaults
+M, S, T, F = ModelConfig, Seq2SeqConfig, TrainConfig, FramesConfig  # their defaults are the options' defaults
 
 
 @app.command()
@@ -273,15 +321,17 @@ def train(
     # Every option below defaults to None, meaning "not given": a fresh run takes the config's default (named in the
     # help), and --resume refuses the ones a run cannot change and keeps its own values for the rest.
     cell: Annotated[Optional[Cell], typer.Option(help=default("Recurrent cell (rnn is tanh).", M.cell), show_default=False)] = None,
-    layers: Annotated[Optional[int], typer.Option(min=1, max=256, help=default("Stacked recurrent layers.", f"{M.layers}; pairs: {S.layers}"), show_default=False)] = None,
-    hidden: Annotated[Optional[int], typer.Option(min=1, max=2**16, help=default("Units per layer.", f"{M.hidden}; pairs: {S.hidden}"), show_default=False)] = None,
+    layers: Annotated[Optional[int], typer.Option(min=1, max=256, help=default("Stacked recurrent layers.", f"{M.layers}; pairs: {S.layers}; frames: {F.layers}"), show_default=False)] = None,
+    hidden: Annotated[Optional[int], typer.Option(min=1, max=2**16, help=default("Units per layer.", f"{M.hidden}; pairs: {S.hidden}; frames: {F.hidden}"), show_default=False)] = None,
     embed: Annotated[Optional[int], typer.Option(min=1, max=2**16, help=default("Embedding width.", M.embed), show_default=False)] = None,
-    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Dropout between layers and before the output, in [0, 1).", f"{M.dropout}; pairs: {S.dropout}"), show_default=False)] = None,
+    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Dropout between layers and before the output, in [0, 1).", f"{M.dropout}; pairs: {S.dropout}; frames: {F.dropout}"), show_default=False)] = None,
     tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help=default("Share input and output embeddings (needs --embed = --hidden).", "no-tie-weights"), show_default=False)] = None,
     bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--no-bidirectional", help=default("Pairs: the encoder reads the source both ways.", "bidirectional"), show_default=False)] = None,
     attention: Annotated[Optional[Attention], typer.Option(help=default("Pairs: bahdanau (additive), luong (general, input feeding) or none (final state only).", S.attention), show_default=False)] = None,
     teacher_forcing: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=default("Pairs: share of decoder inputs taken from the reference in training; below 1, scheduled sampling.", S.teacher_forcing), show_default=False)] = None,
-    batch: Annotated[Optional[int], typer.Option(min=1, help=default("Parallel streams (language models) or pairs per batch.", f"{T.batch}; pairs: 64"), show_default=False)] = None,
+    output: Annotated[Optional[Output], typer.Option(help=default("Frames: a frame's distribution: bernoulli (88 independent keys) or autoregressive (the keys one after another, low to high, each given those below: a NADE, so chords are modelled).", F.output), show_default=False)] = None,
+    head_size: Annotated[Optional[int], typer.Option(min=1, max=2**16, help=default("Frames, autoregressive output: hidden units of the NADE.", F.head_size), show_default=False)] = None,
+    batch: Annotated[Optional[int], typer.Option(min=1, help=default("Parallel streams (language models), pairs or pieces (frames) per batch.", f"{T.batch}; pairs: 64; frames: 8"), show_default=False)] = None,
     seq_len: Annotated[Optional[int], typer.Option(min=1, help=default("Steps of truncated backpropagation through time.", T.seq_len), show_default=False)] = None,
     lr: Annotated[Optional[float], typer.Option(min=0.0, help=default("Peak learning rate, > 0.", f"{T.lr}; pairs: 2e-3"), show_default=False)] = None,
     schedule: Annotated[Optional[Schedule], typer.Option(help=default("Learning rate after warm-up.", T.schedule), show_default=False)] = None,
@@ -293,7 +343,7 @@ def train(
     max_steps: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many steps in total.", show_default=False)] = None,
     epochs: Annotated[Optional[float], typer.Option(min=0.0, help="Stop after this many passes over the training split.", show_default=False)] = None,
     time_limit: Annotated[Optional[str], typer.Option(help="Stop after this much training time in total: 15m, 90s, 1h30 (90 minutes), 1.5h, 5400. Default 15m when no budget is given.", show_default=False)] = None,
-    eval_every: Annotated[Optional[int], typer.Option(min=1, help=default("Steps between validation passes.", f"{T.eval_every}; pairs: 250"), show_default=False)] = None,
+    eval_every: Annotated[Optional[int], typer.Option(min=1, help=default("Steps between validation passes.", f"{T.eval_every}; pairs and frames: 250"), show_default=False)] = None,
     log_every: Annotated[Optional[int], typer.Option(min=1, help=default("Steps between metrics rows.", T.log_every), show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many validations without improvement.", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help=default("Random seed (weights, dropout, data order).", T.seed), show_default=False)] = None,
@@ -311,7 +361,8 @@ def train(
     log = (lambda msg: None) if quiet else (lambda msg: err.print(msg))
     bar = interactive(quiet)
     model_opts = {"cell": value(cell), "layers": layers, "hidden": hidden, "embed": embed, "dropout": dropout, "tie_weights": tie_weights,
-                  "bidirectional": bidirectional, "attention": value(attention), "teacher_forcing": teacher_forcing}
+                  "bidirectional": bidirectional, "attention": value(attention), "teacher_forcing": teacher_forcing,
+                  "output": value(output), "head_size": head_size}
     train_opts = {
         "batch": batch, "seq_len": seq_len, "lr": lr, "optimizer": value(optimizer), "weight_decay": weight_decay,
         "schedule": value(schedule), "warmup": warmup, "clip": clip, "clip_mode": value(clip_mode), "max_steps": max_steps,
@@ -405,7 +456,7 @@ def sample(
 @app.command("eval")
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run folder from `seqgen train`.", show_default=False)],
-    split: Annotated[Optional[Split], typer.Option(help=default("Dataset split to score.", "val"), show_default=False)] = None,
+    split: Annotated[Optional[Split], typer.Option(help=default("Dataset split to score (a benchmark file's valid split is val).", "val"), show_default=False)] = None,
     file: Annotated[Optional[Path], typer.Option(help="Score this file instead of a split: text, or a MIDI file or score for a music run.", show_default=False)] = None,
     encoding: Annotated[Optional[str], typer.Option(help="Encoding of --file.", show_default=False)] = None,
     weights: Annotated[Weights, typer.Option(help="best (lowest validation loss) or last.")] = Weights.best,

@@ -52,7 +52,7 @@ def check_recurrent(cfg: Any, sizes: tuple[str, ...]) -> None:
         )
     if not 0.0 <= cfg.dropout < 1.0:
         raise UsageError(f"--dropout must be in [0, 1), got {cfg.dropout}")
-    if cfg.tie_weights and cfg.embed != cfg.hidden:
+    if getattr(cfg, "tie_weights", False) and cfg.embed != cfg.hidden:
         raise UsageError(f"--tie-weights needs --embed equal to --hidden (got {cfg.embed} and {cfg.hidden})")
 
 
@@ -118,7 +118,36 @@ class Seq2SeqConfig:
         return encoder + decoder + attention + head + self.tgt_vocab + 2 * dirs * self.hidden * self.hidden * self.layers
 
 
-MODEL_CONFIGS: dict[str, type] = {"rnn_lm": ModelConfig, "seq2seq": Seq2SeqConfig}  # the "arch" in config.json -> its model settings
+OUTPUTS = ("bernoulli", "autoregressive")
+KEYS = 88  # a piano-roll frame's columns, MIDI 21-108
+
+
+@dataclass
+class FramesConfig:
+    """A piano-roll model: a frame of 88 keys -> dense -> stacked RNN -> a distribution over the next frame."""
+
+    cell: str = "lstm"  # lstm | gru | rnn (tanh)
+    layers: int = 2  # stacked recurrent layers
+    hidden: int = 256  # units per recurrent layer (JSB Chorales is 14k training frames: 512 learns no more in 15 minutes)
+    embed: int = 128  # width of the dense encoding of a frame (multi-hot over 88 keys, plus a start bit)
+    dropout: float = 0.3  # on the encoding, between layers and before the output head
+    output: str = "bernoulli"  # bernoulli (88 independent sigmoids) | autoregressive (a NADE over the keys, low to high)
+    head_size: int = 128  # autoregressive output: hidden units of the NADE
+
+    def check(self) -> None:
+        check_recurrent(self, ("head_size",))
+        if self.output not in OUTPUTS:
+            raise UsageError(f"--output must be one of {', '.join(OUTPUTS)}, not {self.output!r}")
+        if self.head_size > 2**16:
+            raise UsageError(f"--head-size must be at most {2**16:,}, got {self.head_size:,}")
+
+    def parameters(self) -> int:
+        """Parameter count, computed before anything is allocated (matches torch's modules)."""
+        head = (self.hidden + 1) * (KEYS if self.output == "bernoulli" else KEYS + self.head_size) + (self.output != "bernoulli") * 2 * KEYS * self.head_size
+        return (KEYS + 2) * self.embed + recurrent_parameters(self.cell, self.embed, self.hidden, self.layers) + head
+
+
+MODEL_CONFIGS: dict[str, type] = {"rnn_lm": ModelConfig, "seq2seq": Seq2SeqConfig, "frames": FramesConfig}  # "arch" in config.json -> its settings
 
 
 @dataclass
@@ -300,6 +329,7 @@ def parse_duration(text: str) -> float:
 
 __all__ = [
     "ModelConfig",
+    "FramesConfig",
     "TrainConfig",
     "SampleConfig",
     "from_dict",

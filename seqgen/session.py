@@ -77,6 +77,7 @@ def start_training(dataset_path: Path, out: Path, model_options: dict, train_opt
     arch, ds = for_dataset(Path(dataset_path))
     tcfg = TrainConfig(**{**arch.train_defaults, **train_options})
     tcfg.check()
+    arch.refuse_unused(train_options, f"{dataset_path}, a {ds.meta['kind']} dataset")
     mcfg = arch.settings(ds, model_options, f"{dataset_path}, a {ds.meta['kind']} dataset")
     arch.check_size(ds, tcfg)
     main = is_main_process()  # under torchrun only rank 0 touches the run folder
@@ -142,7 +143,7 @@ def _vocabularies(meta: dict) -> tuple:
 
 
 def _check_same_vocab(ds: Dataset, run, hint: str) -> None:
-    if _vocabularies(ds.meta) != _vocabularies(run.dataset_meta):
+    if _vocabularies(ds.meta) != _vocabularies(run.dataset_meta) or ds.meta.get("grid") != run.dataset_meta.get("grid"):
         raise RunError(f"the dataset {ds.path} has a different vocabulary than the run {run.path}", hint)
 
 
@@ -305,6 +306,10 @@ def sample_run(run_path: Path, cfg: SampleConfig, prime: str | None, prime_file:
     if existing and not force:
         raise UsageError(f"{existing[0]} already exists", "pass --force to overwrite it, or choose another --out")
     run, device, model = _load_for_use(run_path, weights, device_name)
+    if run.arch == "frames":
+        from seqgen.music.frames_sample import sample_frames
+
+        return sample_frames(model, run.dataset_meta, cfg, music, prime, prime_file, paths, device, warn)
     tokenizer = tokenizer_from_meta(run.dataset_meta)
     if tokenizer.kind == "music":  # `music`: a seqgen.music.sample.MusicOptions (bars, tempo, MIDI primer, ...)
         from seqgen.music.sample import sample_music
@@ -410,6 +415,8 @@ def evaluate_run(run_path: Path, split: str, file: Path | None, encoding: str | 
     run, device, model = _load_for_use(run_path, weights, device_name)
     if run.arch == "seq2seq":
         return _evaluate_pairs(run, model, device, split, file, WEIGHTS[weights], options, log)
+    if run.arch == "frames":
+        return _evaluate_frames(run, model, device, split, file, WEIGHTS[weights], options)
     tokenizer = tokenizer_from_meta(run.dataset_meta)
     tcfg = run.train_config
     if file is not None:
@@ -450,3 +457,21 @@ def evaluate_run(run_path: Path, split: str, file: Path | None, encoding: str | 
 
         report.update(extend_report(run, model, tokenizer, data, result, options, device, log))
     return report
+
+
+def _evaluate_frames(run: Run, model: torch.nn.Module, device: torch.device, split: str, file: Path | None, weights: str, options) -> dict:
+    """A frames run: NLL per frame on a split beside the marginal and repeat baselines (seqgen.evaluation.frames)."""
+    from seqgen.data.frames import FramesDataset
+    from seqgen.evaluation.frames import frames_report
+
+    if file is not None:
+        raise UsageError("--file does not apply to a frames run", "evaluate a split of its dataset: --split val or --split test")
+    if options is not None and (options.bleu or options.ngram != 5):
+        raise UsageError(f"{'--bleu' if options.bleu else '--ngram'} does not apply to a frames run",
+                         "its baselines are per-key frequencies and the repeated previous frame")
+    ds_path = Path(run.config.get("dataset_path", ""))
+    if not (ds_path / "meta.json").is_file():
+        raise RunError(f"the run's dataset {ds_path} is gone", "prepare it again at that path")
+    ds = FramesDataset.open(ds_path)
+    _check_same_vocab(ds, run, "it was replaced since training; prepare the run's own data again")
+    return frames_report(run, model, ds, split, device, weights, getattr(options, "seed", 1234))

@@ -158,9 +158,26 @@ def pairs_tables(report: dict) -> list[Table]:
     return [lik, out, lengths, examples]
 
 
+def frames_table(report: dict) -> Table:
+    """A frames run: negative log-likelihood per frame (the literature's figure) beside its two baselines."""
+    models = [("network", report)] + [(f"{name} (baseline)", fig) for name, fig in (report.get("baselines") or {}).items()]
+    table = Table(title=f"{report['run']} on {report['data']} ({report['pieces']:,} pieces, {report['grid']} frames)")
+    table.add_column("", no_wrap=True)
+    for name, _ in models:
+        table.add_column(name, justify="right", style="bold" if name == "network" else None)
+    for label, cell in (("frames scored", lambda f: f"{f['frames']:,}"), ("NLL per frame (nats)", lambda f: _num(f["nats_per_frame"])),
+                        ("bits per frame", lambda f: _num(f["bits_per_frame"]))):
+        table.add_row(label, *(cell(fig) for _, fig in models))
+    table.caption = (f"{report['output']} output · {report['weights']} sha256 {report['weights_sha256'][:12]} · baselines fitted on the "
+                     "train split (marginal: per-key frequencies; repeat: the previous frame, smoothed)")
+    return table
+
+
 def eval_tables(report: dict) -> list[Table]:
     if report.get("kind") == "pairs":
         return pairs_tables(report)
+    if report.get("kind") == "frames":
+        return [frames_table(report)]
     tables = [likelihood_table(report)]
     gen = report.get("generation")
     if gen:
