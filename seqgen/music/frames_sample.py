@@ -1,5 +1,5 @@
 """`seqgen sample` for a frames run: frames drawn one at a time (`seqgen.models.frames`) -> a MIDI file for a DAW,
-or the piano roll as text (one line per frame, the sounding keys low to high).
+a score or audio (by --out's extension, as for every music run), or the piano roll as text (one line per frame, the sounding keys low to high).
 
 Temperature divides every key's logit before its draw (each of the 88 independent sigmoids, or each conditional of
 the autoregressive head); as it goes to 0 the draw becomes deterministic, and `--greedy` takes that limit.
@@ -19,9 +19,10 @@ from seqgen.errors import InputError, UsageError
 from seqgen.files import atomic_write_bytes
 from seqgen.models.frames import FramesModel, generate_frames
 from seqgen.models.generate import cpu_generator
-from seqgen.music.midi_io import MIDI_SUFFIXES, song_to_midi_bytes
+from seqgen.music.midi_io import MIDI_SUFFIXES
+from seqgen.music.parts import parse_programs
 from seqgen.music.pianoroll import GRIDS, roll_lines, roll_to_song, song_to_roll
-from seqgen.music.sample import DEFAULT_BARS, MusicOptions
+from seqgen.music.sample import DEFAULT_BARS, MusicOptions, SongWriter
 from seqgen.music.scores import SCORE_SUFFIXES
 from seqgen.music.tokens import parse_time_signature, read_songs
 
@@ -59,12 +60,10 @@ def sample_frames(model: FramesModel, meta: dict, cfg: SampleConfig, opts: Music
     opts = opts or MusicOptions()
     opts.check()
     refuse_options(cfg, prime, prime_file)
-    fmt = opts.format or ("midi" if paths and paths[0].suffix.lower() in MIDI_SUFFIXES else "tokens")
-    if fmt == "midi" and not paths:
-        if cfg.num > 1:
-            raise UsageError("--num with MIDI output needs --out FILE.mid (writes FILE-1.mid, …)")
-        if sys.stdout.isatty():
-            raise UsageError("refusing to write MIDI data to a terminal", "pass --out chorale.mid, or pipe the output")
+    writer = SongWriter(opts, paths, cfg.num, "chorale.mid")
+    programs = parse_programs(opts.program) if opts.program is not None else {None: 0}
+    if set(programs) != {None}:
+        raise UsageError("a piano roll has no parts, so --program takes one program for all notes", "e.g. --program 19")
     per_quarter = GRIDS[meta["grid"]]
     ts = parse_time_signature(opts.time_signature) if opts.time_signature else tuple(meta.get("time_signature") or (4, 4))
     bar = max(1, round(ts[0] * 4 / ts[1] * per_quarter))  # frames per bar
@@ -78,19 +77,19 @@ def sample_frames(model: FramesModel, meta: dict, cfg: SampleConfig, opts: Music
     for i, roll in enumerate(drawn):
         piece = roll if primer is None else np.concatenate([primer, roll])
         notes = int((np.diff(np.vstack([np.zeros((1, piece.shape[1]), bool), piece]).astype(np.int8), axis=0) == 1).sum())
-        if fmt == "midi":
-            data = song_to_midi_bytes(roll_to_song(piece, per_quarter, opts.program, tempo, opts.velocity, ts))  # type: ignore[arg-type]
+        sound = ""
+        if writer.format == "tokens":
+            text = "\n".join(roll_lines(piece)) + "\n"
+            if paths:
+                paths[i].parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(paths[i], text.encode("utf-8"))
+            else:
+                sys.stdout.write((f"--- sample {i + 1} ---\n" if cfg.num > 1 else "") + text)
+                sys.stdout.flush()
         else:
-            data = ("\n".join(roll_lines(piece)) + "\n").encode("utf-8")
+            song = roll_to_song(piece, per_quarter, programs[None], tempo, opts.velocity, ts)
+            sound = writer.write(song, paths[i] if paths else None)
         if paths:
-            paths[i].parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(paths[i], data)
-            warn(f"wrote {paths[i]}: {notes} notes, {len(piece)} frames of {meta['grid']} ({-(-len(piece) // bar)} bars of {ts[0]}/{ts[1]})")
-        elif fmt == "midi":
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        else:
-            sys.stdout.write((f"--- sample {i + 1} ---\n" if cfg.num > 1 else "") + data.decode("utf-8"))
-            sys.stdout.flush()
+            warn(f"wrote {paths[i]}: {notes} notes, {len(piece)} frames of {meta['grid']} ({-(-len(piece) // bar)} bars of {ts[0]}/{ts[1]}){sound}")
         results.append(f"{notes} notes")
     return results

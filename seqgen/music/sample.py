@@ -17,6 +17,7 @@ from seqgen.config import SampleConfig
 from seqgen.errors import InputError, UsageError
 from seqgen.files import atomic_write_bytes
 from seqgen.models.generate import beam_steps, sample_steps
+from seqgen.music.events import Song
 from seqgen.music.midi_io import MIDI_SUFFIXES, song_to_midi_bytes
 from seqgen.music.parts import Part, apply_programs, parse_programs
 from seqgen.music.scores import MUSICXML_SUFFIXES, SCORE_SUFFIXES
@@ -125,20 +126,51 @@ def output_parts(tokenizer: MusicTokenizer, opts: MusicOptions, primer: dict[int
     return apply_programs(parts, programs, run) if programs else parts
 
 
+class SongWriter:
+    """Writes a sampled Song as --out's extension asks (MIDI, a score, audio), or MIDI to a pipe: one writer for
+    every kind of music run, checked before sampling so a missing fluidsynth or a terminal costs no work."""
+
+    def __init__(self, opts: MusicOptions, paths: list[Path], num: int, example: str = "tune.mid"):
+        self.format = opts.output(paths)
+        self.synth = self.soundfont = None
+        if self.format == "wav":
+            from seqgen.music.audio import find_fluidsynth, find_soundfont
+
+            self.synth, self.soundfont = find_fluidsynth(), find_soundfont(opts.soundfont)
+        if self.format == "midi" and not paths:
+            if num > 1:
+                raise UsageError("--num with MIDI output needs --out FILE.mid (writes FILE-1.mid, …)")
+            if sys.stdout.isatty():
+                raise UsageError("refusing to write MIDI data to a terminal", f"pass --out {example}, or pipe the output")
+
+    def write(self, song: Song, path: Path | None) -> str:
+        """Write `song` to `path` (stdout for MIDI without one); returns ", N.N s of audio" for a .wav, else ""."""
+        if self.format == "musicxml":
+            from seqgen.music.scores import song_to_musicxml
+
+            song.name = path.stem  # type: ignore[union-attr]  # the score's title
+            data = song_to_musicxml(song, compressed=path.suffix.lower() == ".mxl")  # type: ignore[union-attr]
+        else:
+            data = song_to_midi_bytes(song)
+        if path is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+            return ""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.format == "wav":
+            from seqgen.music.audio import render_wav
+
+            return f", {render_wav(data, path, self.synth, self.soundfont):.1f} s of audio"
+        atomic_write_bytes(path, data)
+        return ""
+
+
 def sample_music(model, tokenizer: MusicTokenizer, cfg: SampleConfig, opts: MusicOptions | None, prime: str | None,
                  prime_file: Path | None, paths: list[Path], device, warn: Callable[[str], None]) -> list[str]:
     opts = opts or MusicOptions()
     opts.check()
-    fmt = opts.output(paths)
-    if fmt == "wav":  # before sampling: a missing program is one line now, not after the work
-        from seqgen.music.audio import find_fluidsynth, find_soundfont
-
-        synth, soundfont = find_fluidsynth(), find_soundfont(opts.soundfont)
-    if fmt == "midi" and not paths:
-        if cfg.num > 1:
-            raise UsageError("--num with MIDI output needs --out FILE.mid (writes FILE-1.mid, …)")
-        if sys.stdout.isatty():
-            raise UsageError("refusing to write MIDI data to a terminal", "pass --out tune.mid, or pipe the output")
+    writer = SongWriter(opts, paths, cfg.num)
+    fmt = writer.format
     ts_override = parse_time_signature(opts.time_signature) if opts.time_signature else None
     bars = opts.bars if opts.bars is not None else (None if opts.length_given else DEFAULT_BARS)
     if bars is not None and not opts.length_given:
@@ -182,37 +214,24 @@ def sample_music(model, tokenizer: MusicTokenizer, cfg: SampleConfig, opts: Musi
     for i, (ids, clock) in enumerate(zip(outputs, clocks)):
         piece = clock.piece if limits[i] is None else cut(clock.piece, limits[i])  # type: ignore[arg-type]
         song = tokenizer.to_song(piece, tempo=opts.tempo or prime_tempo, velocity=opts.velocity, time_signature=ts_override, parts=parts)
-        sound, written = "", sum(len(t.notes) for t in song.tracks)  # duplicates within a part are written once
+        written = sum(len(t.notes) for t in song.tracks)  # duplicates within a part are written once
+        sound = ""
         if fmt == "tokens":
             text = "".join(tokenizer.render(prime_ids + ids)).rstrip("\n") + "\n"
-            data = text.encode("utf-8")
             results.append(text)
+            if paths:
+                paths[i].parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(paths[i], text.encode("utf-8"))
+            else:
+                sys.stdout.write((f"--- sample {i + 1} ---\n" if cfg.num > 1 else "") + text)
+                sys.stdout.flush()
         else:
             results.append(f"{written} notes")
-            if fmt == "musicxml":
-                from seqgen.music.scores import song_to_musicxml
-
-                song.name = paths[i].stem  # the score's title
-                data = song_to_musicxml(song, compressed=paths[i].suffix.lower() == ".mxl")
-            else:
-                data = song_to_midi_bytes(song)
+            sound = writer.write(song, paths[i] if paths else None)
         if paths:
-            paths[i].parent.mkdir(parents=True, exist_ok=True)
-            if fmt == "wav":
-                from seqgen.music.audio import render_wav
-
-                sound = f", {render_wav(data, paths[i], synth, soundfont):.1f} s of audio"
-            else:
-                atomic_write_bytes(paths[i], data)
             bar = clock.bar()
             names = [t.name for t in song.tracks if t.notes]
             voices = f" in {len(names)} parts ({', '.join(names)})" if tokenizer.table is not None else ""
             warn(f"wrote {paths[i]}: {written} notes{voices}, {-(-piece.end() // bar)} bars of "
                  f"{piece.time_signature[0]}/{piece.time_signature[1]}{sound}")
-        elif fmt == "midi":
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        else:
-            sys.stdout.write((f"--- sample {i + 1} ---\n" if cfg.num > 1 else "") + text)
-            sys.stdout.flush()
     return results

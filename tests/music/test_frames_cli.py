@@ -149,6 +149,29 @@ def test_sample_continues_a_midi_primer(frames_run, cli, tmp_path):
     assert lines[:8] == ["C4 E4"] * 4 + ["D4"] * 4 and len(lines) == 8 + 3
 
 
+def test_sample_writes_a_score_that_music21_reads_back_with_the_same_notes(frames_run, cli, tmp_path):
+    from seqgen.music.scores import read_score
+
+    args = ("sample", frames_run / "run", "--bars", "2", "--seed", "3", "--temperature", "0.7")
+    assert cli(*args, "--out", tmp_path / "c.mid").code == 0
+    res = cli(*args, "--out", tmp_path / "c.musicxml")
+    assert res.code == 0, res.err
+    assert "wrote" in res.err and (tmp_path / "c.musicxml").read_bytes().startswith(b"<?xml")
+    midi = mido.MidiFile(tmp_path / "c.mid")
+    pitches = sorted(m.note for t in midi.tracks for m in t if m.type == "note_on" and m.velocity)
+    score = read_score(tmp_path / "c.musicxml", use_cache=False)[0]
+    assert pitches and sorted(p for t in score.tracks for _, _, p, _ in t.notes) == pitches
+
+
+def test_a_piano_roll_takes_one_program_not_one_per_part(frames_run, cli, tmp_path):
+    res = cli("sample", frames_run / "run", "--out", tmp_path / "c.mid", "--program", "Soprano=52")
+    assert res.code == 2 and res.err.count("\n") == 1 and "a piano roll has no parts" in res.err
+    assert not (tmp_path / "c.mid").exists()
+    assert cli("sample", frames_run / "run", "--out", tmp_path / "c.mid", "--program", "19", "--bars", "1").code == 0
+    programs = {m.program for t in mido.MidiFile(tmp_path / "c.mid").tracks for m in t if m.type == "program_change"}
+    assert programs == {19}
+
+
 def test_prepare_midi_files_as_frames(cli, tmp_path):
     src = make_tunes(tmp_path / "tunes")
     res = cli("prepare", src, "--level", "frames", "--frame", "1/16", "--out", tmp_path / "d", "--val", "0.2", "--test", "0.2")
