@@ -159,7 +159,7 @@ def duplicate_reason(seen: dict[str, str], digest: str, name: str) -> str | None
     A folder of licences or documentation often holds the same text as a file, a symbolic link and a copy; read
     every time, it would weigh double in training and could sit in training and validation at once."""
     if digest in seen:
-        return f"duplicate (same content as {seen[digest]})"
+        return "listed twice" if seen[digest] == name else f"duplicate (same content as {seen[digest]})"
     seen[digest] = name
     return None
 
