@@ -54,6 +54,7 @@ from seqgen.training.threads import default_threads  # noqa: E402
 
 # --time-limit of each run. Addition and dates are asked for within 10 CPU-minutes; the runs here take less, so the
 # figure is what a user gets in that time or sooner (the shared machine's lock is held for the whole suite).
+HARMONY_TRANSPOSE = "all"  # prepare --transpose for the melody -> chords run
 BUDGETS = {"addition": "6m", "dates": "4m", "translation": "15m", "harmony": "15m", "reverse": "3m", "quickstart": "3m"}
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
 
@@ -227,11 +228,13 @@ def bench_harmony(b: Bench) -> list[dict]:
             shutil.copy(f, small / f.name)
         corpus = small
     data = b.work / "data" / "harm"
-    b.seqgen("prepare", corpus, "--pairs", "melody:chords", "--out", data, "--force")
+    # training tunes in all 12 keys: without it the model over-fits the 1,000 tunes after 8 minutes (val loss 0.879
+    # at step 1,000, 0.967 at 1,873) and ends 5.2 points above the baseline; held-out tunes are never moved
+    b.seqgen("prepare", corpus, "--pairs", "melody:chords", "--transpose", HARMONY_TRANSPOSE, "--out", data, "--force")
     trained = b.train(data, "harm", b.budget(BUDGETS["harmony"]))
     figures = b.evaluate(trained["run"])
     baseline = figures["baselines"]["most_frequent_chord"] or {}
-    row = {"test_segments": figures["pairs"], "chord_accuracy": round(figures["chord_accuracy"], 4),
+    row = {"transpose": HARMONY_TRANSPOSE, "test_segments": figures["pairs"], "chord_accuracy": round(figures["chord_accuracy"], 4),
            "baseline_chord_accuracy": round(baseline.get("chord_accuracy", float("nan")), 4),
            "points_above": round(100 * (figures["chord_accuracy"] - baseline.get("chord_accuracy", 0.0)), 1),
            "met": figures["chord_accuracy"] - baseline.get("chord_accuracy", 0.0) >= 0.10,

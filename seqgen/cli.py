@@ -158,7 +158,7 @@ def prepare(
 
         report = prepare_pairs_from(sources, out, value(pairs) or "text", source, target, level, value(source_level), value(target_level),
                                     val, test, force, shared_vocab, lowercase, min_freq, max_vocab, max_length, count, digits,
-                                    tracks, segment_bars, steps_per_quarter)
+                                    tracks, segment_bars, steps_per_quarter, transpose)
         _print_pairs_report(report, time.perf_counter() - start)
         return
     pair_only = {"--shared-vocab": shared_vocab, "--source-level": source_level, "--target-level": target_level, "--max-length": max_length != 200,
@@ -229,6 +229,8 @@ def _print_pairs_report(report, seconds: float) -> None:
     if report.duplicates:
         table.add_row("duplicate pairs (kept once)", f"{report.duplicates:,}")
     table.add_row("pairs", ", ".join(f"{report.pairs.get(s, 0):,} {s}" for s in ("train", "val", "test")))
+    if report.transposed:
+        table.add_row("transposed copies", f"{report.transposed:,} (in train)")
     for split in ("train", "val", "test"):
         tokens = report.tokens.get(split, {})
         table.add_row(f"{split} tokens", f"{tokens.get('source', 0):,} source, {tokens.get('target', 0):,} target")

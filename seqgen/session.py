@@ -47,7 +47,8 @@ def _setup_torch(cfg: TrainConfig) -> tuple[ProcessGroup, torch.device]:
 def prepare_pairs_from(specs: list[str], out: Path, of: str, source: Path | None, target: Path | None, level: str | None,
                        source_level: str | None, target_level: str | None, val: float | None, test: float | None, force: bool,
                        shared_vocab: bool, lowercase: bool, min_freq: int, max_vocab: int | None, max_length: int, count: int,
-                       digits: int, tracks: list[str] | None, segment_bars: int, steps_per_quarter: int) -> PairsReport:
+                       digits: int, tracks: list[str] | None, segment_bars: int, steps_per_quarter: int,
+                       transpose: str | None = None) -> PairsReport:
     """`seqgen prepare --pairs …`: text pairs (TSV, two aligned files, built-in tasks) or melody -> chords from music."""
     from seqgen.data.generated import DEFAULT_COUNT, DEFAULT_HELD_OUT
 
@@ -58,8 +59,12 @@ def prepare_pairs_from(specs: list[str], out: Path, of: str, source: Path | None
     report = PairsReport()
     if of == "melody:chords":
         from seqgen.music.harmony import prepare_harmony
+        from seqgen.music.prepare import parse_transpose
 
-        return prepare_harmony(specs, Path(out), report, val, test, force, tracks, segment_bars, steps_per_quarter, max_length)
+        return prepare_harmony(specs, Path(out), report, val, test, force, tracks, segment_bars, steps_per_quarter, max_length,
+                               parse_transpose(transpose))
+    if transpose is not None:
+        raise UsageError("--transpose is for music pairs", "pass --pairs melody:chords, or leave --transpose out")
     if level not in (None, "char", "word"):
         raise UsageError(f"--level {level} is not a level of text pairs", "use --level char or word, or --source-level/--target-level")
     check_inputs_outside(out, [Path(p) for p in [*specs, source, target] if p is not None and Path(p).exists()])

@@ -103,6 +103,7 @@ class PairsReport:
     skipped: Counter = field(default_factory=Counter)  # reason -> lines
     examples: dict[str, str] = field(default_factory=dict)  # reason -> first line it happened on ("file:12")
     duplicates: int = 0  # pairs seen before (kept once)
+    transposed: int = 0  # training pairs that are transposed copies (music pairs, --transpose)
     pairs: dict[str, int] = field(default_factory=dict)  # per split
     tokens: dict[str, dict[str, int]] = field(default_factory=dict)  # per split: source, target
     unknown: dict[str, int] = field(default_factory=dict)  # target-side tokens outside the vocabulary, per split
@@ -116,7 +117,8 @@ class PairsReport:
 
 Pair = tuple[str, str, str]  # (source, target, where it came from: "file:line")
 # A pair's split comes from a hash of the pair itself, or of its piece for music (a tune's segments stay together):
-# a pair may carry that key as a fourth item.
+# a pair may carry that key as a fourth item, and as a fifth True for a copy (a transposed segment) that is kept
+# only where its key falls in the training split, so held-out tunes are never seen moved either.
 
 
 def tsv_pairs(path: Path, report: PairsReport) -> Iterator[Pair]:
@@ -286,6 +288,10 @@ def prepare_pairs(
     seen: set[tuple[str, str]] = set()
     kept: list[tuple[str, list[str], list[str]]] = []  # (split, source tokens, target tokens)
     for source, target, where, *key in pairs:
+        split = split_of(key[0] if key else f"{source}\t{target}", val, test)
+        copy = len(key) > 1 and bool(key[1])
+        if copy and split != "train":
+            continue
         if (source, target) in seen:
             report.duplicates += 1
             continue
@@ -297,7 +303,8 @@ def prepare_pairs(
         if len(src_toks) > max_length or len(tgt_toks) > max_length:
             report.skip(f"a side over --max-length {max_length} tokens", where)
             continue
-        kept.append((split_of(key[0] if key else f"{source}\t{target}", val, test), src_toks, tgt_toks))
+        report.transposed += copy
+        kept.append((split, src_toks, tgt_toks))
     train = [(s, t) for split, s, t in kept if split == "train"]
     if not train:
         raise InputError(f"no usable pairs in the training split ({report.lines:,} lines read)", "pass more pairs or lower --val/--test")
@@ -328,7 +335,7 @@ def prepare_pairs(
                 "level": f"{source_level}>{target_level}",
                 "sources": report.sources,
                 "skipped": [{"reason": r, "lines": n, "first": report.examples.get(r, "")} for r, n in report.skipped.items()],
-                "stats": {"lines": report.lines, "duplicates": report.duplicates, "tokens": report.tokens, "unknown_targets": report.unknown,
+                "stats": {"lines": report.lines, "duplicates": report.duplicates, "transposed": report.transposed, "tokens": report.tokens, "unknown_targets": report.unknown,
                           "split_fractions": {"val": val, "test": test}, "max_length": max_length,
                           "max_target": max((len(t) for _, _, t in kept), default=0)},
                 **(extra_meta or {}),

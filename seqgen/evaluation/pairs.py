@@ -91,8 +91,8 @@ def most_frequent_chord(train_sources: Sequence[Sequence[str]], train_targets: S
 
 def evaluate_pairs(model: torch.nn.Module, split: PairSplit, source: Side, target: Side, opts: PairsEvalOptions,
                    device: torch.device, harmony: dict | None, train: PairSplit | None, log: Log) -> dict:
-    """`harmony`: the dataset's harmony settings (steps per quarter, segment bars) for melody -> chords runs."""
-    """Every figure of a pairs run on one split (the keys under README, "eval output", pairs runs)."""
+    """Every figure of a pairs run on one split (the keys under README, "eval output", pairs runs); `harmony`: the
+    dataset's harmony settings (steps per quarter, segment bars) for melody -> chords runs."""
     lik = score_pairs(model, split, opts.batch, device)
     assert lik is not None
     sources = [split.source(i).astype(np.int64).tolist() for i in range(len(split))]

@@ -12,6 +12,7 @@ A beat is a quarter note in x/4 and x/2, a dotted quarter in compound x/8 (6/8, 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -148,9 +149,22 @@ def melody_source(tok: MelodyTokenizer, piece: Piece, length: int) -> list[str]:
     return tokens + (tok.silence(length - last) if length > last else [])
 
 
+def transpose_song(song: Song, shift: int) -> Song | None:
+    """The song with every note `shift` semitones away, or None when a note would leave MIDI's 0-127."""
+    tracks = []
+    for t in song.tracks:
+        moved = [(a, b, p + shift, v) for a, b, p, v in t.notes]
+        if any(not 0 <= p <= 127 for _, _, p, _ in moved):
+            return None
+        tracks.append(replace(t, notes=moved))
+    return replace(song, tracks=tracks)
+
+
 def prepare_harmony(specs: list[str], out: Path, report: PairsReport, val: float, test: float, force: bool,
-                    tracks: list[str] | None, segment_bars: int, spq: int, max_length: int) -> PairsReport:
-    """`seqgen prepare SOURCES --pairs melody:chords`: every segment of every tune with a melody and a chord track."""
+                    tracks: list[str] | None, segment_bars: int, spq: int, max_length: int, shifts: Sequence[int] = (0,)) -> PairsReport:
+    """`seqgen prepare SOURCES --pairs melody:chords`: every segment of every tune with a melody and a chord track;
+    with `shifts` (--transpose) also each training tune moved by each shift, melody and chords alike (a tune in
+    twelve keys teaches that a chord is a function of the melody's key, not of one key's pitches)."""
     from seqgen.data.dataset import check_inputs_outside, duplicate_reason
     from seqgen.music.prepare import collect_music_files, load_all
     from seqgen.music.tokens import check_steps_per_quarter
@@ -158,7 +172,7 @@ def prepare_harmony(specs: list[str], out: Path, report: PairsReport, val: float
     check_steps_per_quarter(spq)
     files = collect_music_files(specs)
     check_inputs_outside(out, files)
-    pairs: list[tuple[str, str, str, str]] = []
+    pairs: list[tuple] = []  # (source, target, where, piece key[, a transposed copy])
     seen: dict[str, str] = {}
     for name, digest, songs, reason in load_all(files):
         if songs is None:
@@ -178,10 +192,18 @@ def prepare_harmony(specs: list[str], out: Path, report: PairsReport, val: float
             for i, (source, target) in enumerate(segments(piece, chords, beat, segment_bars, spq)):
                 # split by piece, as music datasets are: all of a tune's segments in one split
                 pairs.append((" ".join(source), " ".join(target), f"{song.name} segment {i + 1}", f"{digest}:{place}"))
+            for shift in (s for s in shifts if s):  # copies that prepare_pairs keeps for training tunes only
+                moved = transpose_song(song, shift)
+                if moved is None:
+                    continue
+                piece, chords, beat = melody_and_chords(moved, tracks, spq)
+                for i, (source, target) in enumerate(segments(piece, chords, beat, segment_bars, spq)):
+                    pairs.append((" ".join(source), " ".join(target), f"{song.name} segment {i + 1} {shift:+d}", f"{digest}:{place}", True))
     if not pairs:
         raise InputError("no tune with both a melody and a chord track", "pass MIDI files with two melodic tracks, or name them with --tracks")
     return prepare_pairs(pairs, out, report, "tokens", "tokens", val, test, force, max_length=max_length,
-                         extra_meta={"pairs_of": "melody:chords", "harmony": {"steps_per_quarter": spq, "segment_bars": segment_bars}})
+                         extra_meta={"pairs_of": "melody:chords", "harmony": {"steps_per_quarter": spq, "segment_bars": segment_bars,
+                                                                              "transpose": sorted(set(shifts) | {0})}})
 
 
 # ---------------------------------------------------------------- what the baseline reads of a source

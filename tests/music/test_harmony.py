@@ -62,7 +62,7 @@ def test_prepare_makes_one_chord_per_beat(cli, tmp_path):
     res = cli("prepare", folder, "--pairs", "melody:chords", "--segment-bars", "4", "--out", tmp_path / "d", "--val", "0.2", "--test", "0.2")
     assert res.code == 0, res.err
     ds = PairsDataset.open(tmp_path / "d")
-    assert ds.meta["pairs_of"] == "melody:chords" and ds.meta["harmony"] == {"steps_per_quarter": 12, "segment_bars": 4}
+    assert ds.meta["pairs_of"] == "melody:chords" and ds.meta["harmony"] == {"steps_per_quarter": 12, "segment_bars": 4, "transpose": [0]}
     everything = []
     for split in ("train", "val", "test"):
         data = ds.split(split)
@@ -83,6 +83,29 @@ def test_a_tunes_segments_share_a_split(cli, tmp_path):
     ds = PairsDataset.open(tmp_path / "d")
     # the first segment of a tune and its second fall in one split: counts per split are even (2 per tune)
     assert all(n % 2 == 0 for n in ds.meta["splits"].values()) and sum(ds.meta["splits"].values()) == 60
+
+
+def test_transposed_copies_move_melody_and_chords_and_stay_in_training(cli, tmp_path):
+    folder = tunes(tmp_path, 30)
+    split = ("--segment-bars", "4", "--val", "0.3", "--test", "0.3")
+    assert cli("prepare", folder, "--pairs", "melody:chords", *split, "--out", tmp_path / "plain").code == 0
+    res = cli("prepare", folder, "--pairs", "melody:chords", *split, "--transpose", "-1,2", "--out", tmp_path / "moved")
+    assert res.code == 0, res.err
+    plain, moved = PairsDataset.open(tmp_path / "plain"), PairsDataset.open(tmp_path / "moved")
+    assert moved.meta["splits"]["train"] == 3 * plain.meta["splits"]["train"]  # each training segment in three keys
+    assert moved.meta["stats"]["transposed"] == 2 * plain.meta["splits"]["train"] and "transposed copies" in res.err
+    for held_out in ("val", "test"):  # never moved: the held-out figures stay comparable
+        assert moved.meta["splits"][held_out] == plain.meta["splits"][held_out]
+    data = moved.split("train")
+    targets = {tuple(moved.target.decode(data.target(i)).split()) for i in range(len(data))}
+    first_bars = {t[0] for t in targets}
+    assert first_bars == {"G", "F#", "A", "Am", "G#m", "Bm"}  # G and Am (the two segments' first chords), at -1 and +2
+
+
+def test_transpose_is_refused_for_text_pairs(cli, tmp_path):
+    (tmp_path / "p.tsv").write_text("a\tb\n")
+    res = cli("prepare", tmp_path / "p.tsv", "--pairs", "--transpose", "2", "--out", tmp_path / "d")
+    assert res.code == 2 and "--transpose is for music pairs" in res.err and not (tmp_path / "d").exists()
 
 
 def test_a_file_without_a_chord_track_is_skipped_and_counted(cli, tmp_path):
