@@ -3,8 +3,11 @@ sampled decoding to an end token.
 
 A model plugs in with two functions: `step(ids (N,), state) -> (logits (N, V), state)` and
 `select(state, rows (N',)) -> state` (the state's rows, for a beam search that keeps some hypotheses and copies
-others), and may bring a cheaper `reorder` for the rows a beam search moves only among one input's hypotheses (an
-encoder–decoder's encoder states are the same for all of them, so only the decoder's need moving). The language model's state is its (L, N, H) recurrent state; the encoder–decoder's a `DecoderState`.
+others), and may bring a cheaper `reorder` for the rows a beam search moves only among one input's hypotheses: the
+copy of each input to its K hypotheses (rows b·K … b·K + K - 1 for input b), then each step's choice (an
+encoder–decoder's encoder states are the same for all of an input's hypotheses, so it keeps them once per input and
+moves only the decoder's). The language model's state is its (L, N, H) recurrent state; the encoder–decoder's a
+`DecoderState`.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def beam_search(
     logp = logp.float().repeat_interleave(K, dim=0)  # (B·K, V)
     V = logp.size(-1)
     base = torch.arange(B, device=device).view(-1, 1) * K  # (B, 1): each row's first hypothesis
-    state = select(state, torch.arange(B, device=device).repeat_interleave(K))
+    state = (reorder or select)(state, torch.arange(B, device=device).repeat_interleave(K))  # input b's K copies, side by side
     scores = torch.full((B, K), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all K beams start equal: expand only the first, so the first step has no duplicates
     seqs = torch.zeros(B * K, 0, dtype=torch.long, device=device)
