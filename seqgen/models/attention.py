@@ -3,6 +3,10 @@
 The keys are projected once per source (`keys`), not once per decoder step, and passed back in with every
 query: nothing is kept on the module between calls. Padding is masked with -inf before the softmax, so its
 weights are exactly 0 and each row of weights sums to 1.
+
+A source may have several queries at once (a beam search's hypotheses, G consecutive rows per source): the
+keys, memory and mask stay one row per source, and each source's G queries are scored in one matrix product,
+rather than copying the source's states to every hypothesis and scoring each alone.
 """
 
 from __future__ import annotations
@@ -19,15 +23,17 @@ class Attention(nn.Module):
         raise NotImplementedError
 
     def scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        """query (B, Q), keys (B, S, ·) -> (B, S) unnormalised scores."""
+        """query (B, G, Q): G queries per source, keys (B, S, ·) -> (B, G, S) unnormalised scores."""
         raise NotImplementedError
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """query (B, Q), keys, memory (B, S, M), mask (B, S) True on real tokens -> context (B, M), weights (B, S)."""
-        scores = self.scores(query, keys).masked_fill(~mask, float("-inf"))  # (B, S)
+        """query (N, Q), N = B·G (rows g·G … g·G + G - 1 query source g), keys, memory (B, S, M), mask (B, S) True on
+        real tokens -> context (N, M), weights (N, S)."""
+        n, sources = query.size(0), memory.size(0)
+        scores = self.scores(query.view(sources, n // sources, -1), keys).masked_fill(~mask.unsqueeze(1), float("-inf"))  # (B, G, S)
         weights = torch.softmax(scores, dim=-1)
-        context = torch.bmm(weights.unsqueeze(1), memory).squeeze(1)  # (B, M)
-        return context, weights
+        context = torch.bmm(weights, memory)  # (B, G, M)
+        return context.view(n, -1), weights.view(n, -1)
 
 
 class BahdanauAttention(Attention):
@@ -43,7 +49,7 @@ class BahdanauAttention(Attention):
         return self.key_layer(memory)  # (B, S, A)
 
     def scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        return self.energy(torch.tanh(keys + self.query_layer(query).unsqueeze(1))).squeeze(-1)  # (B, S)
+        return self.energy(torch.tanh(keys.unsqueeze(1) + self.query_layer(query).unsqueeze(2))).squeeze(-1)  # (B, G, S)
 
 
 class LuongAttention(Attention):
@@ -57,4 +63,4 @@ class LuongAttention(Attention):
         return self.key_layer(memory)  # (B, S, Q): W_a k for every source position
 
     def scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        return torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1)  # (B, S)
+        return torch.bmm(query, keys.transpose(1, 2))  # (B, G, S)

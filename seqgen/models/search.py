@@ -3,12 +3,16 @@ sampled decoding to an end token.
 
 A model plugs in with two functions: `step(ids (N,), state) -> (logits (N, V), state)` and
 `select(state, rows (N',)) -> state` (the state's rows, for a beam search that keeps some hypotheses and copies
-others), and may bring a cheaper `reorder` for the rows a beam search moves only among one input's hypotheses (an
-encoder–decoder's encoder states are the same for all of them, so only the decoder's need moving). The language model's state is its (L, N, H) recurrent state; the encoder–decoder's a `DecoderState`.
+others), and may bring a cheaper `reorder` for the rows a beam search moves only among one input's hypotheses: the
+copy of each input to its K hypotheses (rows b·K … b·K + K - 1 for input b), then each step's choice (an
+encoder–decoder's encoder states are the same for all of an input's hypotheses, so it keeps them once per input and
+moves only the decoder's). The language model's state is its (L, N, H) recurrent state; the encoder–decoder's a
+`DecoderState`.
 """
 
 from __future__ import annotations
 
+import bisect
 from typing import Any, Callable
 
 import torch
@@ -46,58 +50,86 @@ def beam_search(
     B, K = logp.size(0), beam
     logp = logp.float().repeat_interleave(K, dim=0)  # (B·K, V)
     V = logp.size(-1)
-    state = select(state, torch.arange(B, device=device).repeat_interleave(K))
+    base = torch.arange(B, device=device).view(-1, 1) * K  # (B, 1): each row's first hypothesis
+    state = (reorder or select)(state, torch.arange(B, device=device).repeat_interleave(K))  # input b's K copies, side by side
     scores = torch.full((B, K), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all K beams start equal: expand only the first, so the first step has no duplicates
     seqs = torch.zeros(B * K, 0, dtype=torch.long, device=device)
-    finished: list[list[tuple[list[int], float]]] = [[] for _ in range(B)]
+    ended = _Ended(B, K)
     width = min(2 * K, K * V) if eos_id is not None else K  # spare candidates replace beams that end
     for t in range(length):
         if t > 0:
             logits, state = step(seqs[:, -1], state)  # (B·K, V)
             logp = torch.log_softmax(logits.float(), dim=-1)
-        cand = (scores.view(-1, 1) + logp).view(B, K * V)  # (B, K·V)
-        top, index = cand.topk(width, dim=1)  # (B, width)
-        origin, token = index // V, index % V
+        cand = (scores.unsqueeze(2) + logp.view(B, K, V)).view(B, K * V)  # (B, K·V)
+        top, index = cand.topk(width, dim=1)  # (B, width), best first
         if eos_id is not None:
-            top, origin, token = _set_aside_finished(top, origin, token, seqs, K, eos_id, t + 1, alpha, finished)
-        flat = (torch.arange(B, device=device).view(-1, 1) * K + origin).view(-1)  # (B·K,) rows to extend
-        seqs = torch.cat([seqs.index_select(0, flat), token.reshape(-1, 1)], dim=1)
+            top, index = ended.set_aside(top, index, seqs, V, eos_id, (t + 1) ** alpha)
+        flat = (base + index // V).view(-1)  # (B·K,) rows to extend
+        seqs = torch.cat([seqs.index_select(0, flat), (index % V).view(-1, 1)], dim=1)
         state = (reorder or select)(state, flat)  # each row's hypotheses come from the same row
         scores = top
-        if bool((scores == float("-inf")).all()):
-            break  # every hypothesis has ended
+        if bool(scores[:, 0].eq(float("-inf")).all()):
+            break  # every hypothesis has ended (each row's scores are best first)
     results = []
     live = seqs.view(B, K, -1).tolist()
     norm = (scores / max(1, seqs.size(1)) ** alpha).tolist()
     for b in range(B):
-        pool = finished[b] + [(ids, s) for ids, s in zip(live[b], norm[b]) if s != float("-inf")]
+        pool = ended.hyps[b] + [(ids, s) for ids, s in zip(live[b], norm[b]) if s != float("-inf")]
         pool.sort(key=lambda item: -item[1])
         results.append(pool[:keep])
     return results
 
 
-def _set_aside_finished(top, origin, token, seqs, K, eos_id, length, alpha, finished):
-    """Move hypotheses that just produced `eos_id` to `finished`; keep the K best others alive (-inf pads).
+class _Ended:
+    """The hypotheses of B rows that have produced the end id, and each row's K best scores among them.
 
-    A row whose search is over (K finished, none of its live hypotheses better than the K-th) keeps none alive."""
-    B, inf = top.size(0), float("-inf")
-    keep_top, keep_origin, keep_token = [[inf] * K for _ in range(B)], [[0] * K for _ in range(B)], [[0] * K for _ in range(B)]
-    top_l, origin_l, token_l = top.tolist(), origin.tolist(), token.tolist()
-    for b in range(B):
-        j = 0
-        for score, o, tok in zip(top_l[b], origin_l[b], token_l[b]):
-            if score == inf or j == K:
-                break
-            if tok == eos_id:
-                finished[b].append((seqs[b * K + o].tolist() + [tok], score / length**alpha))
-            else:
-                keep_top[b][j], keep_origin[b][j], keep_token[b][j] = score, o, tok
-                j += 1
-        if len(finished[b]) >= K and keep_top[b][0] / length**alpha <= sorted(s for _, s in finished[b])[-K]:
-            keep_top[b] = [inf] * K  # done: nothing alive can still enter its K best
-    as_tensor = lambda rows, dtype: torch.tensor(rows, dtype=dtype, device=top.device)  # noqa: E731
-    return as_tensor(keep_top, torch.float32), as_tensor(keep_origin, torch.long), as_tensor(keep_token, torch.long)
+    Candidates are sifted with tensor operations over all rows at once; Python touches only the hypotheses that
+    end (a few per row, near the end of the search), not every row at every step."""
+
+    def __init__(self, rows: int, beam: int):
+        self.K = beam
+        self.hyps: list[list[tuple[list[int], float]]] = [[] for _ in range(rows)]
+        self.best: list[list[float]] = [[] for _ in range(rows)]  # per row, its K best ended scores, best first
+        self.full: list[int] = []  # rows with K ended hypotheses: they may be done
+
+    def set_aside(self, top: torch.Tensor, index: torch.Tensor, seqs: torch.Tensor, V: int, eos_id: int,
+                  norm: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Candidates `top`/`index` (B, W) of each row, best first (`index` into the row's K·V) -> the K best that
+        go on (-inf pads, index 0), after setting aside those that end (ids + [eos_id], score / `norm`).
+
+        As a loop over each row's candidates would: stop at the first -inf or once K go on; a row whose search is
+        over (K ended, none going on better than the K-th) keeps none alive."""
+        K, inf = self.K, float("-inf")
+        ends = index % V == eos_id
+        goes_on = ~ends
+        rank = goes_on.cumsum(dim=1)  # candidates going on, up to and including each
+        seen = (top != inf) & (rank - goes_on.long() < K)  # reached before the loop would stop
+        kept = seen & goes_on
+        stop = seen & ends
+        if bool(stop.any()):
+            rows, cols = stop.nonzero(as_tuple=True)  # row by row, best first within a row
+            origin = index[rows, cols] // V
+            ids = seqs.index_select(0, rows * self.K + origin).tolist()
+            for b, path, score in zip(rows.tolist(), ids, top[rows, cols].tolist()):
+                score /= norm
+                self.hyps[b].append((path + [eos_id], score))
+                best = self.best[b]
+                if len(best) < K or score > best[-1]:
+                    bisect.insort(best, score, key=lambda s: -s)
+                    if len(best) > K:
+                        best.pop()
+                    elif len(best) == K:
+                        self.full.append(b)
+        slot = torch.where(kept, rank - 1, K)  # where each candidate that goes on lands; K: nowhere
+        keep_top = top.new_full((top.size(0), K + 1), inf).scatter_(1, slot, top)[:, :K]
+        keep_index = index.new_zeros((index.size(0), K + 1)).scatter_(1, slot, index)[:, :K]
+        if self.full:
+            first = keep_top[:, 0].tolist()
+            done = [b for b in self.full if first[b] / norm <= self.best[b][-1]]
+            if done:
+                keep_top[done] = inf  # done: nothing alive can still enter its K best
+        return keep_top, keep_index
 
 
 @torch.no_grad()

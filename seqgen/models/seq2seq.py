@@ -15,7 +15,7 @@ target one token at a time, attending to the encoder's states.
   model's own previous choice with probability 1 - r (scheduled sampling, Bengio et al. 2015).
 
 The decoder is stepped one token at a time both in training and in generation (`step`), so the two compute
-the same thing; `DecoderState.select` lets a batched beam search reorder the rows.
+the same thing; `DecoderState.reorder` lets a batched beam search move its hypotheses, sharing each source's encoder states.
 """
 
 from __future__ import annotations
@@ -36,18 +36,21 @@ _CELLS = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}
 
 @dataclass
 class DecoderState:
-    """Everything a decoder step needs, batch-first in every field but `hidden`/`cell` (L, N, H)."""
+    """Everything a decoder step needs, batch-first in every field but `hidden`/`cell` (L, N, H).
+
+    The encoder's fields (`memory`, `keys`, `mask`) have a row per source, B; the decoder's N = B·G, G consecutive
+    rows per source (a beam search's hypotheses; G = 1 otherwise)."""
 
     hidden: torch.Tensor  # (L, N, H)
     cell: torch.Tensor | None  # (L, N, H) for an LSTM
     feed: torch.Tensor | None  # (N, H): the last attentional vector (luong's input feeding)
-    memory: torch.Tensor  # (N, S, M) encoder states
-    keys: torch.Tensor | None  # (N, S, ·) projected once per source
-    mask: torch.Tensor  # (N, S) True on real source tokens
+    memory: torch.Tensor  # (B, S, M) encoder states
+    keys: torch.Tensor | None  # (B, S, ·) projected once per source
+    mask: torch.Tensor  # (B, S) True on real source tokens
     weights: torch.Tensor | None = None  # (N, S) the last step's attention, for plots
 
     def select(self, index: torch.Tensor) -> "DecoderState":
-        """Rows `index` (a beam search keeping some hypotheses and copying others)."""
+        """Rows `index` of every field (one row per source in and out: G = 1)."""
 
         def rows(t: torch.Tensor | None, dim: int = 0) -> torch.Tensor | None:
             return None if t is None else t.index_select(dim, index)
@@ -56,8 +59,9 @@ class DecoderState:
                             rows(self.keys), rows(self.mask), rows(self.weights))  # type: ignore[arg-type]
 
     def reorder(self, index: torch.Tensor) -> "DecoderState":
-        """Rows `index` of the decoder's fields only: for a beam search moving hypotheses among one source's rows,
-        whose encoder states (memory, keys, mask) are the same, so they stay as they are."""
+        """Rows `index` of the decoder's fields only, for a beam search whose rows stay among their source's G
+        (copying each source to its G hypotheses, then choosing among them): the encoder's fields stay one row per
+        source, read by all of its hypotheses, instead of being copied to each and gathered again at every step."""
         rows = lambda t, dim=0: None if t is None else t.index_select(dim, index)  # noqa: E731
         return DecoderState(rows(self.hidden, 1), rows(self.cell, 1), rows(self.feed), self.memory, self.keys, self.mask, rows(self.weights))  # type: ignore[arg-type]
 

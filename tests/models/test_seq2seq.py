@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from seqgen.config import SampleConfig, Seq2SeqConfig
 from seqgen.models import search
-from seqgen.models.seq2seq import BOS, EOS, PAD, Seq2Seq
+from seqgen.models.seq2seq import BOS, EOS, PAD, DecoderState, Seq2Seq
 from seqgen.models.translate import source_batch, translate
 from seqgen.training.pairs import target_nll
 
@@ -155,6 +155,31 @@ def test_beam_search_gives_each_source_the_same_outputs_in_a_batch_as_alone(atte
     sources = many_sources(12, seed=6)
     cfg = SampleConfig(beam=3, num=2, length=10)
     assert translate(model, sources, cfg, max_length=10, batch=12) == translate(model, sources, cfg, max_length=10, batch=1)
+
+
+@pytest.mark.parametrize("attention", ["luong", "bahdanau"])
+def test_a_sources_hypotheses_attend_to_its_states_kept_once(attention):
+    """G queries per source (a beam's hypotheses) against the source's states, one row per source, get what each
+    query gets against its own copy of them; a beam search never copies them."""
+    model = tiny(attention, seed=3)
+    with torch.no_grad():
+        state = model.encode(*source_batch(SOURCES, "cpu"))
+        G = 4
+        query = torch.randn(len(SOURCES) * G, 16)
+        copies = torch.arange(len(SOURCES)).repeat_interleave(G)
+        shared = model.attention(query, state.keys, state.memory, state.mask)
+        copied = model.attention(query, state.keys[copies], state.memory[copies], state.mask[copies])
+        for a, b in zip(shared, copied):
+            assert a.shape == b.shape and torch.allclose(a, b, atol=1e-6)
+        seen = []
+
+        def step(ids, state):
+            seen.append(state.memory.size(0))
+            return model.step(ids, state)
+
+        logits, state = model.step(torch.full((len(SOURCES),), BOS), state)
+        search.beam_search(torch.log_softmax(logits, -1), state, step, DecoderState.select, 3, 5, EOS, reorder=DecoderState.reorder)
+        assert seen and set(seen) == {len(SOURCES)}
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
