@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqgen.architectures import load_model_from
-from seqgen.config import ModelConfig, TrainConfig
+from seqgen.config import FramesConfig, ModelConfig, Seq2SeqConfig, TrainConfig
 from seqgen.models.rnn_lm import RNNLanguageModel
 from seqgen.training.checkpoint import open_run
 from seqgen.training.distributed import SingleProcess
@@ -209,7 +209,7 @@ def test_options_left_out_take_the_defaults_help_shows(cli, tmp_path):
         assert {n: config[section][n] for n in names} == {n: getattr(cls, n) for n in names}
     help_text = " ".join(cli("train", "--help").out.replace("│", " ").split())
     hidden_option = help_text[help_text.index("--hidden") : help_text.index("--embed")]
-    assert f"[default: {ModelConfig.hidden}]" in hidden_option
+    assert f"[default: {ModelConfig.hidden}; pairs: {Seq2SeqConfig.hidden}; frames: {FramesConfig.hidden}]" in hidden_option
 
 
 def test_divergence_stops_with_a_clear_message(cli, tmp_path, char_dataset, monkeypatch):
