@@ -386,6 +386,8 @@ def _evaluate_pairs(run: Run, model: torch.nn.Module, device: torch.device, spli
     if len(data) == 0:
         raise InputError(f"the {label} holds no pairs", "evaluate another split or a file")
     harmony = run.dataset_meta.get("harmony")  # melody -> chords runs: chord accuracy and the most-frequent-chord baseline
+    if harmony is not None:  # the transposed copies (prepare --transpose) end the training split
+        harmony = {**harmony, "copies": run.dataset_meta.get("stats", {}).get("transposed", 0)}
     unk = target.vocab.index["<unk>"]
     unknown = int((np.asarray(data.tgt) == unk).sum())
     figures = evaluate_pairs(model, data, source, target, opts, device, harmony, ds.split("train") if ds is not None else None, log)

@@ -117,9 +117,10 @@ def evaluate_pairs(model: torch.nn.Module, split: PairSplit, source: Side, targe
         hyp_chords, ref_chords = [h.split() for h in hyps], [r.split() for r in refs]
         report["chord_accuracy"] = chord_accuracy(hyp_chords, ref_chords)
         baseline: dict = {}
-        if train is not None:
-            tr_src = [source.decode(train.source(i)).split() for i in range(len(train))]
-            tr_tgt = [target.decode(train.target(i)).split() for i in range(len(train))]
+        if train is not None:  # fitted on the tunes as written: transposed copies would blur a table keyed by pitch class
+            originals = len(train) - harmony.get("copies", 0)
+            tr_src = [source.decode(train.source(i)).split() for i in range(originals)]
+            tr_tgt = [target.decode(train.target(i)).split() for i in range(originals)]
             guess = most_frequent_chord(tr_src, tr_tgt, [s.split() for s in src_texts], harmony["steps_per_quarter"])
             baseline = {"chord_accuracy": chord_accuracy(guess, ref_chords), **text_figures([" ".join(g) for g in guess], refs, tokenize)}
         report["baselines"] = {"most_frequent_chord": baseline or None}

@@ -172,7 +172,8 @@ def prepare_harmony(specs: list[str], out: Path, report: PairsReport, val: float
     check_steps_per_quarter(spq)
     files = collect_music_files(specs)
     check_inputs_outside(out, files)
-    pairs: list[tuple] = []  # (source, target, where, piece key[, a transposed copy])
+    pairs: list[tuple] = []  # (source, target, where, piece key)
+    copies: list[tuple] = []  # the same with True: a transposed copy, for training tunes only
     seen: dict[str, str] = {}
     for name, digest, songs, reason in load_all(files):
         if songs is None:
@@ -198,10 +199,12 @@ def prepare_harmony(specs: list[str], out: Path, report: PairsReport, val: float
                     continue
                 piece, chords, beat = melody_and_chords(moved, tracks, spq)
                 for i, (source, target) in enumerate(segments(piece, chords, beat, segment_bars, spq)):
-                    pairs.append((" ".join(source), " ".join(target), f"{song.name} segment {i + 1} {shift:+d}", f"{digest}:{place}", True))
+                    copies.append((" ".join(source), " ".join(target), f"{song.name} segment {i + 1} {shift:+d}", f"{digest}:{place}", True))
     if not pairs:
         raise InputError("no tune with both a melody and a chord track", "pass MIDI files with two melodic tracks, or name them with --tracks")
-    return prepare_pairs(pairs, out, report, "tokens", "tokens", val, test, force, max_length=max_length,
+    # every tune's own segments before any copy: a copy never displaces a real segment as a duplicate (the splits are
+    # those of the plain dataset), and the copies end the training split, where the baseline leaves them out
+    return prepare_pairs(pairs + copies, out, report, "tokens", "tokens", val, test, force, max_length=max_length,
                          extra_meta={"pairs_of": "melody:chords", "harmony": {"steps_per_quarter": spq, "segment_bars": segment_bars,
                                                                               "transpose": sorted(set(shifts) | {0})}})
 

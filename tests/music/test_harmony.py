@@ -94,12 +94,33 @@ def test_transposed_copies_move_melody_and_chords_and_stay_in_training(cli, tmp_
     plain, moved = PairsDataset.open(tmp_path / "plain"), PairsDataset.open(tmp_path / "moved")
     assert moved.meta["splits"]["train"] == 3 * plain.meta["splits"]["train"]  # each training segment in three keys
     assert moved.meta["stats"]["transposed"] == 2 * plain.meta["splits"]["train"] and "transposed copies" in res.err
-    for held_out in ("val", "test"):  # never moved: the held-out figures stay comparable
-        assert moved.meta["splits"][held_out] == plain.meta["splits"][held_out]
+    def pairs(ds, split):
+        data = ds.split(split)
+        return [(ds.source.decode(data.source(i)), ds.target.decode(data.target(i))) for i in range(len(data))]
+
+    for held_out in ("val", "test"):  # never moved, never displaced: the held-out figures stay comparable
+        assert pairs(moved, held_out) == pairs(plain, held_out)
+    originals = pairs(plain, "train")  # the tunes as written come first (the chord baseline is fitted on them alone)
+    assert pairs(moved, "train")[: len(originals)] == originals
     data = moved.split("train")
     targets = {tuple(moved.target.decode(data.target(i)).split()) for i in range(len(data))}
     first_bars = {t[0] for t in targets}
     assert first_bars == {"G", "F#", "A", "Am", "G#m", "Bm"}  # G and Am (the two segments' first chords), at -1 and +2
+
+
+def test_the_chord_baseline_is_fitted_on_the_tunes_as_written(cli, tmp_path):
+    """Copies in other keys would blur its pitch-class table: with or without them, the baseline is the same."""
+    folder = tunes(tmp_path, 30)
+    split = ("--segment-bars", "4", "--val", "0.3", "--test", "0.3")
+    small = ("--max-steps", "2", "--batch", "4", "--hidden", "8", "--embed", "8", "--quiet", "--threads", "1")
+    baselines = []
+    for name, extra in (("plain", ()), ("moved", ("--transpose", "all"))):
+        assert cli("prepare", folder, "--pairs", "melody:chords", *split, *extra, "--out", tmp_path / name).code == 0
+        assert cli("train", tmp_path / name, "--out", tmp_path / f"run-{name}", *small).code == 0
+        res = cli("eval", tmp_path / f"run-{name}", "--split", "test", "--json")
+        assert res.code == 0, res.err
+        baselines.append(json.loads(res.out)["baselines"]["most_frequent_chord"])
+    assert baselines[0] == baselines[1] and baselines[0]["chord_accuracy"] > 0
 
 
 def test_transpose_is_refused_for_text_pairs(cli, tmp_path):
