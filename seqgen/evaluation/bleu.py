@@ -8,7 +8,7 @@ differ (sacrebleu's API would quietly score a subset), per-line scores, and self
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -26,6 +26,7 @@ class BleuScore:
     hyp_len: int  # tokens in the hypotheses
     ref_len: int  # tokens in the closest references
     signature: str  # sacrebleu's signature: how the score was made
+    hyp_ngrams: list[int] = field(default_factory=list)  # n-grams in the hypotheses for n = 1..4 (a 0 makes BLEU 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,6 +50,7 @@ def _score(metric, result) -> BleuScore:
         hyp_len=int(result.sys_len),
         ref_len=int(result.ref_len),
         signature=str(metric.get_signature()),
+        hyp_ngrams=[int(t) for t in result.totals],
     )
 
 

@@ -47,7 +47,11 @@ def text_figures(hyps: Sequence[str], refs: Sequence[str], tokenize: str) -> dic
     """BLEU (sacrebleu's corpus BLEU, 13a words for text, tokens for music), chrF and exact match of outputs."""
     from seqgen.evaluation.bleu import corpus_bleu
 
-    return {"bleu": corpus_bleu(list(hyps), [list(refs)], tokenize).to_dict(), "chrf": chrf(hyps, refs), "exact_match": exact_match(hyps, refs)}
+    bleu = corpus_bleu(list(hyps), [list(refs)], tokenize).to_dict()
+    if bleu["hyp_len"] and bleu["hyp_ngrams"][-1] == 0:
+        # no output has four tokens (a sum, a chord name): the 4-gram precision is 0/0 and BLEU a meaningless 0
+        bleu["score"] = None
+    return {"bleu": bleu, "chrf": chrf(hyps, refs), "exact_match": exact_match(hyps, refs)}
 
 
 def by_length(lengths: Sequence[int], hits: Sequence[bool]) -> list[dict]:
