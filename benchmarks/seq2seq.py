@@ -11,7 +11,8 @@ Sections:
   on `dates` and on reversing random strings of 5–40 letters (a TSV of pairs this script writes).
 - `translation`: English -> French from the machine's gettext catalogues (`benchmarks/gettext_pairs.py`), word
   level, 15 minutes; BLEU greedy and beam 5 on the test split, beside copying the source.
-- `harmony`: Nottingham `--pairs melody:chords`; chord accuracy per beat vs the most-frequent-chord baseline; one
+- `harmony`: Nottingham `--pairs melody:chords --transpose all`, 15 minutes (seq2seq.md resumes it to 30 with
+  `seqgen train --resume RUN --time-limit 30m`); chord accuracy per beat vs the most-frequent-chord baseline; one
   held-out tune harmonized, rendered by fluidsynth (WAV length) and engraved by MuseScore 3 (PNG).
 - `speed`: training pairs/s of `seqgen`'s trainer vs a bare PyTorch loop of the same network and batches
   (alternating rounds, medians); batched beam search (batch 32) vs one pair at a time.
