@@ -7,7 +7,6 @@ the autoregressive head); as it goes to 0 the draw becomes deterministic, and `-
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Callable
 
@@ -16,7 +15,6 @@ import torch
 
 from seqgen.config import SampleConfig
 from seqgen.errors import InputError, UsageError
-from seqgen.files import atomic_write_bytes
 from seqgen.models.frames import FramesModel, generate_frames
 from seqgen.models.generate import cpu_generator
 from seqgen.music.midi_io import MIDI_SUFFIXES
@@ -79,13 +77,7 @@ def sample_frames(model: FramesModel, meta: dict, cfg: SampleConfig, opts: Music
         notes = int((np.diff(np.vstack([np.zeros((1, piece.shape[1]), bool), piece]).astype(np.int8), axis=0) == 1).sum())
         sound = ""
         if writer.format == "tokens":
-            text = "\n".join(roll_lines(piece)) + "\n"
-            if paths:
-                paths[i].parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(paths[i], text.encode("utf-8"))
-            else:
-                sys.stdout.write((f"--- sample {i + 1} ---\n" if cfg.num > 1 else "") + text)
-                sys.stdout.flush()
+            writer.write_text("\n".join(roll_lines(piece)) + "\n", paths[i] if paths else None, i, cfg.num)
         else:
             song = roll_to_song(piece, per_quarter, programs[None], tempo, opts.velocity, ts)
             sound = writer.write(song, paths[i] if paths else None)

@@ -24,6 +24,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -261,7 +262,15 @@ def _music_level(specs: list[str], level: str | None, drums: bool, parts: str | 
 Loaded = list[tuple[str, str, list[Song]]]  # (file name, sha256, its songs) per file read
 
 
-def read_files(files: list[Path], report: MusicReport, jobs: int | None = None) -> Loaded:
+class SourcesLog(Protocol):
+    """What `read_files` records: a music or a frames report."""
+
+    skipped: list[tuple[str, str]]
+    files: int
+    sources: list[dict]
+
+
+def read_files(files: list[Path], report: SourcesLog, jobs: int | None = None) -> Loaded:
     """Every distinct file's songs, in order; a file that cannot be read, or was read already, is skipped with its reason."""
     loaded: Loaded = []
     seen: dict[str, str] = {}  # sha256 -> the file kept

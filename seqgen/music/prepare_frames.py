@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqgen.data.dataset import SPLITS, check_inputs_outside, check_split_fractions, duplicate_reason, split_of
+from seqgen.data.dataset import SPLITS, check_inputs_outside, check_split_fractions, split_of
 from seqgen.data.frames import write_frames
 from seqgen.errors import InputError, UsageError
 from seqgen.music.events import Song
@@ -34,7 +34,7 @@ from seqgen.music.pianoroll import (
     read_benchmark,
     song_to_roll,
 )
-from seqgen.music.prepare import collect_music_files, load_all, parse_transpose
+from seqgen.music.prepare import collect_music_files, parse_transpose, read_files
 from seqgen.music.tokens import match_tracks
 
 SPLIT_DEFAULT = 0.05  # --val and --test of MIDI sources when not given (a benchmark file keeps its own split)
@@ -96,18 +96,9 @@ def _prepare_music(specs: list[str], out: Path, grid: str | None, val: float, te
     report = FramesReport(out, grid or DEFAULT_GRID, "--frame" if grid else "default", benchmark=False)
     per_quarter = GRIDS[report.grid]
     pieces: list[tuple[str, np.ndarray]] = []
-    seen: dict[str, str] = {}
     signatures: Counter = Counter()
     tempos: Counter = Counter()
-    for name, digest, songs, reason in load_all(files, jobs):
-        if songs is None:
-            report.skipped.append((name, reason or "unreadable"))
-            continue
-        if duplicate := duplicate_reason(seen, digest, name):
-            report.skipped.append((name, duplicate))
-            continue
-        report.files += 1
-        report.sources.append({"name": name, "sha256": digest})
+    for name, digest, songs in read_files(files, report, jobs):
         for place, song in enumerate(songs):
             label = name if song.name == Path(name).name else f"{Path(name).parent / song.name}"
             roll = _song_roll(song, per_quarter, tracks, report.dropped)

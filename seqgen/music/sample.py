@@ -143,6 +143,15 @@ class SongWriter:
             if sys.stdout.isatty():
                 raise UsageError("refusing to write MIDI data to a terminal", f"pass --out {example}, or pipe the output")
 
+    def write_text(self, text: str, path: Path | None, index: int, num: int) -> None:
+        """A sample as text (tokens, or a piano roll's lines): to `path`, else to stdout under a header when there are several."""
+        if path is None:
+            sys.stdout.write((f"--- sample {index + 1} ---\n" if num > 1 else "") + text)
+            sys.stdout.flush()
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, text.encode("utf-8"))
+
     def write(self, song: Song, path: Path | None) -> str:
         """Write `song` to `path` (stdout for MIDI without one); returns ", N.N s of audio" for a .wav, else ""."""
         if self.format == "musicxml":
@@ -219,12 +228,7 @@ def sample_music(model, tokenizer: MusicTokenizer, cfg: SampleConfig, opts: Musi
         if fmt == "tokens":
             text = "".join(tokenizer.render(prime_ids + ids)).rstrip("\n") + "\n"
             results.append(text)
-            if paths:
-                paths[i].parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(paths[i], text.encode("utf-8"))
-            else:
-                sys.stdout.write((f"--- sample {i + 1} ---\n" if cfg.num > 1 else "") + text)
-                sys.stdout.flush()
+            writer.write_text(text, paths[i] if paths else None, i, cfg.num)
         else:
             results.append(f"{written} notes")
             sound = writer.write(song, paths[i] if paths else None)
