@@ -12,6 +12,7 @@ Nothing is unpickled: weights are safetensors, state.pt is read with `weights_on
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -215,9 +216,27 @@ def _save_state(state: dict[str, Any], path: Path) -> None:
             raise
 
 
+def _owns_storage(t: torch.Tensor) -> bool:
+    return t.untyped_storage().nbytes() == t.numel() * t.element_size()
+
+
+def saveable(model: torch.nn.Module) -> torch.nn.Module:
+    """`model`, or a CPU copy whose every parameter owns its storage: on a GPU, cuDNN keeps an RNN's weights as views
+    of one flat buffer, and safetensors refuses to save a tensor that covers only part of its storage."""
+    if all(_owns_storage(p) for p in model.parameters()):
+        return model
+    clone = copy.deepcopy(model).cpu()  # .cpu() copies each GPU view on its own; views on the CPU are cut loose below
+    with torch.no_grad():
+        for module in clone.modules():
+            for name, p in module._parameters.items():
+                if p is not None and not _owns_storage(p):
+                    module._parameters[name] = torch.nn.Parameter(p.detach().clone(), requires_grad=p.requires_grad)
+    return clone
+
+
 def _save_weights(model: torch.nn.Module, path: Path) -> None:
     try:
-        save_model(model, str(path))
+        save_model(saveable(model), str(path))
     except Exception as exc:  # safetensors reports I/O failures as SafetensorError("... (os error 28)")
         code = re.search(r"os error (\d+)", str(exc))
         if code is None:

@@ -225,3 +225,25 @@ def test_existing_run_needs_force(cli, tmp_path, char_dataset):
     res = cli("train", char_dataset, "--out", tmp_path / "r", "--max-steps", "2", *TINY)
     assert res.code == 2 and "--force" in res.err
     assert cli("train", char_dataset, "--out", tmp_path / "r", "--max-steps", "2", "--force", *TINY).code == 0
+
+
+def test_weights_that_are_views_of_one_buffer_are_saved_and_load_back(tmp_path):
+    """A GPU RNN's weights are views of one flat cuDNN buffer; safetensors refuses such tensors, so they are saved
+    from a copy that owns each one (here the views are made by hand on the CPU)."""
+    from safetensors.torch import load_model
+
+    from seqgen.training.checkpoint import _save_weights
+
+    model = torch.nn.LSTM(4, 3)
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    with torch.no_grad():
+        offset = 0
+        for name, p in list(model.named_parameters()):
+            view = flat[offset : offset + p.numel()].view_as(p)
+            setattr(model, name, torch.nn.Parameter(view))
+            offset += p.numel()
+    assert model.weight_ih_l0.untyped_storage().nbytes() > model.weight_ih_l0.numel() * 4
+    _save_weights(model, tmp_path / "w.safetensors")
+    fresh = torch.nn.LSTM(4, 3)
+    load_model(fresh, str(tmp_path / "w.safetensors"))
+    assert all(torch.equal(a, b) for a, b in zip(fresh.parameters(), model.parameters()))
