@@ -57,8 +57,8 @@ class Architecture:
             raise UsageError(f"--{unused[0].replace('_', '-')} does not apply to {what}")
 
 
-def _lm_configure(ds: Dataset, given: dict) -> ModelConfig:
-    cfg = ModelConfig(vocab_size=len(ds.vocab), **given)
+def _checked(cfg):
+    """A model config whose values were checked (one line naming the first bad one)."""
     cfg.check()
     return cfg
 
@@ -73,16 +73,10 @@ LANGUAGE_MODEL = Architecture(
     build=RNNLanguageModel,
     task=StreamTask,
     open_dataset=Dataset.open,
-    configure=_lm_configure,
+    configure=lambda ds, given: _checked(ModelConfig(vocab_size=len(ds.vocab), **given)),
     describe=_lm_describe,
     check_size=lambda ds, tcfg: check_corpus_size(ds.meta["splits"]["train"], tcfg),
 )
-
-def _seq2seq_configure(ds: PairsDataset, given: dict) -> Seq2SeqConfig:
-    cfg = Seq2SeqConfig(src_vocab=len(ds.source.vocab), tgt_vocab=len(ds.target.vocab), **given)
-    cfg.check()
-    return cfg
-
 
 def _seq2seq_describe(cfg: Seq2SeqConfig, ds: PairsDataset) -> str:
     encoder = f"{'bidirectional ' if cfg.bidirectional else ''}{cfg.layers}×{cfg.hidden} {cfg.cell.upper()} encoder"
@@ -97,18 +91,12 @@ ENCODER_DECODER = Architecture(
     build=Seq2Seq,
     task=PairsTask,
     open_dataset=PairsDataset.open,
-    configure=_seq2seq_configure,
+    configure=lambda ds, given: _checked(Seq2SeqConfig(src_vocab=len(ds.source.vocab), tgt_vocab=len(ds.target.vocab), **given)),
     describe=_seq2seq_describe,
     check_size=lambda ds, tcfg: None,  # PairsTask refuses a split smaller than one batch
     train_defaults={"batch": 64, "lr": 2e-3, "eval_every": 250},
 )
 
-
-
-def _frames_configure(ds: FramesDataset, given: dict) -> FramesConfig:
-    cfg = FramesConfig(**given)
-    cfg.check()
-    return cfg
 
 
 def _frames_describe(cfg: FramesConfig, ds: FramesDataset) -> str:
@@ -123,7 +111,7 @@ FRAMES = Architecture(
     build=FramesModel,
     task=FramesTask,
     open_dataset=FramesDataset.open,
-    configure=_frames_configure,
+    configure=lambda ds, given: _checked(FramesConfig(**given)),
     describe=_frames_describe,
     check_size=lambda ds, tcfg: check_pieces(ds.meta["stats"]["pieces"]["train"], tcfg),
     train_defaults={"batch": 8, "eval_every": 250},  # a few hundred pieces: small batches, more updates, finer best-weights keeping

@@ -187,11 +187,15 @@ class Dataset:
     vocab: Vocabulary
 
     @staticmethod
-    def read_meta(path: Path) -> dict:
-        """A dataset folder's meta.json, checked (a folder of any kind: token streams, pairs, frames)."""
+    def read_meta(path: Path, kind: str | None = None, what: str = "") -> dict:
+        """A dataset folder's meta.json, checked (a folder of any kind: token streams, pairs, frames); with `kind`,
+        a folder of another kind is refused as not `what`."""
         if not (Path(path) / "meta.json").is_file():
             raise UsageError(f"{path} is not a dataset folder (no meta.json)", "make one with `seqgen prepare`")
-        return read_description(Path(path), "meta.json", FORMAT, FORMAT_VERSION, "dataset")
+        meta = read_description(Path(path), "meta.json", FORMAT, FORMAT_VERSION, "dataset")
+        if kind is not None and meta.get("kind") != kind:
+            raise UsageError(f"{path} holds a {meta.get('kind')!r} dataset, not {what or kind}")
+        return meta
 
     @classmethod
     def open(cls, path: Path) -> "Dataset":

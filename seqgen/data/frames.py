@@ -20,7 +20,7 @@ import numpy as np
 from seqgen.config import KEYS
 from seqgen.data.dataset import SPLITS, Dataset, FolderWriter
 from seqgen.data.vocab import Vocabulary
-from seqgen.errors import RunError, SeqgenError, UsageError
+from seqgen.errors import RunError, SeqgenError
 
 PACKED = (KEYS + 7) // 8  # bytes per stored frame of 88 keys
 
@@ -96,9 +96,7 @@ class FramesDataset:
     @classmethod
     def open(cls, path: Path) -> "FramesDataset":
         path = Path(path)
-        meta = Dataset.read_meta(path)
-        if meta.get("kind") != "frames":
-            raise UsageError(f"{path} holds a {meta.get('kind')!r} dataset, not piano-roll frames")
+        meta = Dataset.read_meta(path, "frames", "piano-roll frames")
         for split in SPLITS:
             frames, pieces = int(meta["splits"][split]), int(meta["stats"]["pieces"][split])
             for name, size in ((f"{split}.bin", frames * PACKED), (f"{split}.offsets", (pieces + 1) * 8)):

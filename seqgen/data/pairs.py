@@ -207,9 +207,7 @@ class PairsDataset:
     @classmethod
     def open(cls, path: Path) -> "PairsDataset":
         path = Path(path)
-        meta = Dataset.read_meta(path)
-        if meta.get("kind") != "pairs":
-            raise UsageError(f"{path} is a {meta.get('kind')} dataset, not pairs")
+        meta = Dataset.read_meta(path, "pairs")
         ds = cls(path, meta, Side.from_meta(meta["source"]), Side.from_meta(meta["target"]))
         for split in SPLITS:
             offsets = ds.offsets(split, "src")
