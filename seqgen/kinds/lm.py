@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from seqgen import __version__
 from seqgen.config import MAX_SAMPLES
-from seqgen.errors import InputError, RunError, UsageError
-from seqgen.kinds.base import WEIGHTS, Kind, Log, Option, Values, check_same_vocab, in_panel, load_model, output_paths, refuse_existing, sample_config
+from seqgen.errors import InputError, UsageError
+from seqgen.kinds.base import WEIGHTS, Kind, Log, Option, Values, in_panel, load_model, output_paths, refuse_existing, sample_config
 from seqgen.kinds.common import EVAL_NAMES
 
 if TYPE_CHECKING:
@@ -62,7 +62,6 @@ class LanguageModelKind(Kind):
         """Likelihood on a split or a file; with the options, baselines and generation figures (README, "eval output")."""
         import numpy as np
 
-        from seqgen.data.dataset import Dataset
         from seqgen.evaluation.likelihood import score_ids
         from seqgen.evaluation.report import EvalOptions, extend_report
         from seqgen.levels import tokenizer_from_meta
@@ -79,11 +78,7 @@ class LanguageModelKind(Kind):
             ids, unknown = tokenizer.encode_file(Path(o.file), o.encoding)
             data, label = np.asarray(ids, dtype=np.int64), str(o.file)
         else:
-            ds_path = Path(run.config.get("dataset_path", ""))
-            if not (ds_path / "meta.json").is_file():
-                raise RunError(f"the run's dataset {ds_path} is gone", "evaluate a text file with --file instead")
-            ds = Dataset.open(ds_path)
-            check_same_vocab(ds, run, "it was replaced since training; evaluate a text file with --file instead")
+            ds = self.dataset_of(run, "evaluate a text file with --file instead")
             split = o.split or "val"
             data, label = ds.split(split), f"{split} split"
             unk = tokenizer.vocab.id_of("unk")
