@@ -42,7 +42,7 @@ def prepare(o: Values) -> tuple[Kind, Any]:
         raise UsageError("Missing option '--out'", "name the dataset folder to write: --out DATASET")
     sources = list(o.sources or [])
     kind = for_sources(sources, o)
-    refuse(kind, "prepare", o, f"{o.out} would be {kind.article} {kind.noun} dataset")
+    refuse(kind, "prepare", o, o.out)
     return kind, kind.prepare(sources, o)
 
 
@@ -83,7 +83,7 @@ def _silent(msg: str) -> None:
 def start_training(dataset_path: Path, out: Path, given: dict, force: bool, log: Log, bar: bool) -> TrainResult:
     """A new run: the dataset's kind decides the model; `given` holds the settings given on the command line."""
     kind = for_meta(Dataset.read_meta(Path(dataset_path)), str(dataset_path))
-    refuse(kind, "train", Values(**given), f"{dataset_path} is {kind.article} {kind.noun} dataset")
+    refuse(kind, "train", Values(**given), dataset_path)
     arch = kind.architecture
     ds = arch.open_dataset(Path(dataset_path))
     train_names = {f.name for f in fields(TrainConfig)}
@@ -151,7 +151,7 @@ def sample(o: Values, warn: Log) -> list[str]:
     """`seqgen sample`: the run's kind generates and writes its output."""
     run = open_run(o.run)
     kind = for_run(run)
-    refuse(kind, "sample", o, f"{o.run} is {kind.article} {kind.noun} run")
+    refuse(kind, "sample", o, o.run)
     return kind.sample(run, o, warn)
 
 
@@ -163,7 +163,7 @@ def evaluate(o: Values, log: Log) -> dict:
         raise UsageError("give --split or --file, not both")
     run = open_run(o.run)
     kind = for_run(run)
-    refuse(kind, "eval", o, f"{o.run} is {kind.article} {kind.noun} run")
+    refuse(kind, "eval", o, o.run)
     return kind.evaluate(run, o, log)
 
 

@@ -86,15 +86,18 @@ def test_levels_and_kinds_of_prepare_come_from_the_kinds():
     assert "char or word for text" in level.help and "frames: a piano roll" in level.help
 
 
-def test_a_refusal_names_every_kind_that_takes_the_option_and_says_what_this_one_is():
+def test_a_refusal_names_the_kinds_that_take_the_option_and_says_what_this_one_is():
     with pytest.raises(UsageError) as caught:
-        refuse(FRAMES, "sample", command_line("sample", top_k=5), "run is a piano-roll run")
-    assert caught.value.message == "--top-k is for text, music, encoder-decoder and melody -> chords runs; run is a piano-roll run"
+        refuse(FRAMES, "sample", command_line("sample", prime="C4"), "run")
+    assert caught.value.message == "--prime is for text and music runs; run is a piano-roll run"
     assert caught.value.hint == FRAMES.hints["sample"]
+    with pytest.raises(UsageError) as caught:  # when every other kind takes it, that goes without saying
+        refuse(FRAMES, "sample", command_line("sample", top_k=5), "run")
+    assert caught.value.message == "--top-k does not apply here: run is a piano-roll run"
     with pytest.raises(UsageError) as caught:  # prepare: how to ask for the closest kind that takes it
-        refuse(PAIRS, "prepare", command_line("prepare", transpose="2"), "d would be an encoder-decoder dataset")
+        refuse(PAIRS, "prepare", command_line("prepare", transpose="2"), "d")
     assert caught.value.hint == "leave --transpose out, or pass --pairs melody:chords"
-    refuse(TEXT, "sample", command_line("sample", velocity=80, top_k=5), "r is a text run")  # a default is not "given"
+    refuse(TEXT, "sample", command_line("sample", velocity=80, top_k=5), "r")  # a default is not "given"
 
 
 def test_the_kind_comes_from_the_sources_and_options(tmp_path):
@@ -109,7 +112,7 @@ def test_the_kind_comes_from_the_sources_and_options(tmp_path):
         ([str(tmp_path)], {"pairs": "melody:chords"}, "melody -> chords"),
         ([str(tmp_path)], {"level": "notes"}, "music"),
         ([str(tmp_path)], {"kind": "music", "level": "frames"}, "piano-roll"),
-        ([str(bench)], {}, "piano-roll"),
+        ([str(bench)], {}, "piano-roll benchmark"),
         ([str(bench)], {"kind": "text"}, "text"),
     ]
     for sources, given, noun in cases:
@@ -134,7 +137,7 @@ class Lines(Kind):
     model = "rnn_lm"
     options = {"prepare": in_panel("Lines", Option("separator", str, "\n", "What ends a line."))}
     takes = {"prepare": PREPARE_NAMES | {"glob"}}
-    hints = {"prepare": "pass --kind lines"}
+    ask = "pass --kind lines"
 
     def claims(self, sources: list[str], o: Values) -> bool:
         return o.kind == "lines"
@@ -148,9 +151,9 @@ def test_a_new_kind_is_its_module_and_a_registration(monkeypatch):
         assert separator.panel == "Lines" and "lines" in next(o for o in options("prepare") if o.name == "kind").choices
         assert registry.for_sources(["notes.txt"], command_line("prepare", kind="lines")).name == "lines"
         with pytest.raises(UsageError) as caught:  # its option, refused for text with no list kept by hand
-            refuse(TEXT, "prepare", command_line("prepare", separator=";"), "d would be a text dataset")
+            refuse(TEXT, "prepare", command_line("prepare", separator=";"), "d")
         assert str(caught.value) == "--separator is for lines datasets; d would be a text dataset (leave --separator out, or pass --kind lines)"
         with pytest.raises(UsageError, match="--drums is for music datasets"):  # and the others' options, refused for it
-            refuse(registry.KINDS[-1], "prepare", command_line("prepare", drums=True), "d would be a lines dataset")
+            refuse(registry.KINDS[-1], "prepare", command_line("prepare", drums=True), "d")
     finally:
         registry.options.cache_clear()

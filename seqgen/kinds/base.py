@@ -75,12 +75,15 @@ class Kind:
     name: str = ""  # what meta.json's "kind" records for its datasets; `prepare --kind NAME` asks for it
     noun: str = ""  # in messages: "a text run", "music datasets"
     article: str = "a"
+    family: str = ""  # the noun it is listed under among the kinds an option is for, when not its own ("piano-roll")
     model: str = ""  # the architecture its datasets train (seqgen.architectures), as config.json's "arch" names it
     levels: tuple[str, ...] = ()  # the --level values it prepares
     level_help: str = ""  # what those levels are, for --level's help
     options: dict[str, tuple[Option, ...]] = {}  # verb -> the options this kind brings (its --help panel)
     takes: dict[str, frozenset[str]] = {}  # verb -> every option it uses besides its own (common ones, another kind's)
-    hints: dict[str, str] = {}  # verb -> what to do instead, after an option it does not take; "prepare": how to ask for it
+    hints: dict[str, str] = {}  # verb -> what to do instead, after an option it does not take
+    ask: str = ""  # how `prepare` is asked for this kind: "pass --kind music for MIDI files and scores"
+    verbs: tuple[str, ...] = VERBS  # the verbs it serves (a kind of source only prepares, its datasets are another kind's)
 
     @property
     def architecture(self) -> Architecture:
@@ -91,6 +94,8 @@ class Kind:
     def accepts(self, verb: str) -> frozenset[str]:
         """Every option of `verb` this kind uses. For `train`, the model's settings and the training ones it uses."""
         own = {o.name for o in self.options.get(verb, ())}
+        if verb not in self.verbs:
+            return frozenset()
         if verb == "train":
             config = MODEL_CONFIGS[self.model]
             settings = {f.name for f in fields(config)} | {f.name for f in fields(TrainConfig)}

@@ -56,18 +56,16 @@ class FramesKind(Kind):
         "sample": frozenset(("run", "length", "temperature", "greedy", "prime_file", "num", "seed", "out", "weights", "device", "force")) | MUSIC_SAMPLE,
         "eval": frozenset(("run", "split", "weights", "as_json", "device", "seed", "out", "force")),
     }
+    ask = "pass --level frames"
     hints = {
-        "prepare": "pass --level frames, or a benchmark .json or .pickle file",
         "sample": "frames are drawn key by key; prime with --prime-midi FILE",
         "eval": "a piano-roll run is scored on a split of its dataset, beside per-key frequencies and the repeated previous frame",
     }
 
     def claims(self, sources: list[str], o: Values) -> bool:
-        from seqgen.music.pianoroll import is_benchmark_file
-
         if o.kind not in (None, "music", "frames"):  # --kind music --level frames: frames are music too
             return False
-        return o.kind == "frames" or o.level == "frames" or (o.level is None and any(is_benchmark_file(s) for s in sources))
+        return o.kind == "frames" or o.level == "frames"
 
     def prepare(self, sources: list[str], o: Values) -> FramesReport:
         from seqgen.music.prepare_frames import prepare_frames
@@ -148,6 +146,34 @@ class FramesKind(Kind):
         return frames_report(run, model, ds, o.split or "val", device, WEIGHTS[o.weights], o.seed)
 
 
+class BenchmarkKind(FramesKind):
+    """A published piano-roll benchmark file (JSB Chorales, Nottingham, MuseData, Piano-midi.de in the .json or .pickle
+    of Boulanger-Lewandowski et al.), prepared on its own with the file's own split: a kind of source, whose datasets
+    are piano rolls like any other (the frames kind trains, samples and scores them)."""
+
+    noun, family = "piano-roll benchmark", "piano-roll"
+    levels = ()
+    level_help = ""
+    options = {}
+    takes = {"prepare": (PREPARE_NAMES - {"val", "test"}) | {"frame", "transpose"}}
+    hints = {"prepare": "a benchmark file keeps its own train/valid/test split and frames"}
+    ask = "pass a benchmark .json or .pickle file on its own"
+    verbs = ("prepare",)
+
+    def owns(self, meta: dict) -> bool:
+        return False
+
+    def claims(self, sources: list[str], o: Values) -> bool:
+        from seqgen.music.pianoroll import is_benchmark_file
+
+        return o.kind in (None, "music", "frames") and o.level in (None, "frames") and any(is_benchmark_file(s) for s in sources)
+
+    def prepare(self, sources: list[str], o: Values) -> FramesReport:
+        from seqgen.music.prepare_frames import prepare_benchmark
+
+        return prepare_benchmark(sources, o.out, o.frame, o.force, o.transpose)
+
+
 def _primer(opts: MusicOptions, prime_file: Path | None, per_quarter: int, bar: int) -> np.ndarray | None:
     """The frames of --prime-midi (or a MIDI or score --prime-file), cut to --prime-bars; None without one."""
     from seqgen.music.pianoroll import song_to_roll
@@ -167,3 +193,4 @@ def _primer(opts: MusicOptions, prime_file: Path | None, per_quarter: int, bar: 
 
 
 FRAMES = FramesKind()
+BENCHMARK = BenchmarkKind()

@@ -35,7 +35,8 @@ class HarmonyKind(PairsKind):
         "sample": SAMPLE_TAKES | {"input", "input_file", "length_penalty", "max_length"},
         "eval": PairsKind.takes["eval"],
     }
-    hints = {"prepare": "pass --pairs melody:chords", "sample": "give --input-midi FILE, or --input with melody tokens"}
+    hints = {"sample": "give --input-midi FILE, or --input with melody tokens"}
+    ask = "pass --pairs melody:chords"
 
     def owns(self, meta: dict) -> bool:
         return meta.get("kind") == "pairs" and "harmony" in meta

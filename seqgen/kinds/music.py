@@ -71,7 +71,7 @@ class MusicKind(LanguageModelKind):
     level_help = "melody or notes for music (default melody, or the corpus's own)"
     options = {**LanguageModelKind.options, "prepare": PREPARE, "sample": SAMPLE}
     takes = {**LanguageModelKind.takes, "prepare": PREPARE_NAMES, "sample": SAMPLE_NAMES}
-    hints = {"prepare": "pass --kind music for MIDI files and scores"}
+    ask = "pass --kind music for MIDI files and scores"
 
     def claims(self, sources: list[str], o: Values) -> bool:
         from seqgen.music.prepare import infer_kind

@@ -67,7 +67,8 @@ class PairsKind(Kind):
         "sample": SAMPLE_TAKES,
         "eval": EVAL_NAMES | {"beam"},
     }
-    hints = {"prepare": "pass --pairs, or --source and --target", "sample": "give --input or --input-file"}
+    hints = {"sample": "give --input or --input-file"}
+    ask = "pass --pairs, or --source and --target"
 
     def owns(self, meta: dict) -> bool:
         return meta.get("kind") == "pairs" and "harmony" not in meta

@@ -15,7 +15,7 @@ from seqgen.config import MODEL_CONFIGS, TrainConfig
 from seqgen.errors import UsageError
 from seqgen.kinds.base import Kind, Option, Values
 from seqgen.kinds.common import COMMON
-from seqgen.kinds.frames import FRAMES
+from seqgen.kinds.frames import BENCHMARK, FRAMES
 from seqgen.kinds.harmony import HARMONY
 from seqgen.kinds.music import MUSIC
 from seqgen.kinds.pairs import PAIRS
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from seqgen.training.checkpoint import Run
 
 # `--help` shows their panels in this order; `prepare` asks the later, more specific kinds first, and text takes the rest
-KINDS: tuple[Kind, ...] = (TEXT, MUSIC, PAIRS, HARMONY, FRAMES)
+KINDS: tuple[Kind, ...] = (TEXT, MUSIC, PAIRS, HARMONY, FRAMES, BENCHMARK)
 WHAT = {"prepare": "datasets", "train": "datasets", "sample": "runs", "eval": "runs"}
 
 
@@ -94,17 +94,23 @@ def _shown(name: str, value: Any) -> str:
     return str(value)
 
 
-def refuse(kind: Kind, verb: str, o: Values, subject: str) -> None:
-    """One line naming the first option given that `kind` does not take, the kinds that do, and what this is."""
+def refuse(kind: Kind, verb: str, o: Values, where: object) -> None:
+    """One line naming the first option given that `kind` does not take, the kinds that do, and what `where` (the
+    dataset or run folder) is; the hint says what to do instead."""
     takes = kind.accepts(verb)
     for option in options(verb):
         if option.name in takes or not option.given(getattr(o, option.name, None)):
             continue
+        what = {"prepare": f"{where} would be", "train": f"{where} is"}.get(verb, f"{where} is")
+        subject = f"{what} {kind.article} {kind.noun} {WHAT[verb][:-1]}"
         owners = [k for k in KINDS if option.name in k.accepts(verb)]
-        nouns = list(dict.fromkeys(k.noun for k in owners))
-        listed = nouns[0] if len(nouns) == 1 else f"{', '.join(nouns[:-1])} and {nouns[-1]}"
+        nouns = list(dict.fromkeys(k.family or k.noun for k in owners))
+        if set(nouns) == {k.family or k.noun for k in KINDS if verb in k.verbs and k is not kind}:  # every other kind takes it
+            message = f"{option.flag} does not apply here: {subject}"
+        else:
+            message = f"{option.flag} is for {nouns[0] if len(nouns) == 1 else ', '.join(nouns[:-1]) + ' and ' + nouns[-1]} {WHAT[verb]}; {subject}"
         hint = kind.hints.get(verb)
-        if verb == "prepare":  # how to ask for a kind that takes it: the closest one (melody -> chords, for text pairs)
+        if verb == "prepare":  # what to do instead: this kind's own reason, or how to ask for the closest kind that takes it
             owner = next((k for k in owners if k.name == kind.name), owners[0])
-            hint = f"leave {option.flag} out, or {owner.hints['prepare']}"
-        raise UsageError(f"{option.flag} is for {listed} {WHAT[verb]}; {subject}", hint)
+            hint = f"leave {option.flag} out: {hint}" if hint else f"leave {option.flag} out, or {owner.ask}"
+        raise UsageError(message, hint)

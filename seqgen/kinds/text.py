@@ -33,7 +33,7 @@ class TextKind(LanguageModelKind):
     level_help = "char or word for text (default char)"
     options = {**LanguageModelKind.options, "prepare": PREPARE}
     takes = {**LanguageModelKind.takes, "prepare": PREPARE_NAMES, "sample": SAMPLE_NAMES}  # every common option: --prime, --beam, --stop-at-eos, ...
-    hints = {"prepare": "pass --kind text"}
+    ask = "pass --kind text"
 
     def claims(self, sources: list[str], o: Values) -> bool:
         return o.kind in (None, "text")  # what no other kind claims is text
