@@ -35,7 +35,7 @@ class HarmonyKind(PairsKind):
         "sample": SAMPLE_TAKES | {"input", "input_file", "length_penalty", "max_length"},
         "eval": PairsKind.takes["eval"],
     }
-    hints = {"sample": "give --input-midi FILE, or --input with melody tokens"}
+    hints = {"sample": "give --input-midi FILE, or --input with melody tokens", "eval": PairsKind.hints["eval"]}
     ask = "pass --pairs melody:chords"
 
     def owns(self, meta: dict) -> bool:

@@ -67,7 +67,8 @@ class PairsKind(Kind):
         "sample": SAMPLE_TAKES,
         "eval": EVAL_NAMES | {"beam"},
     }
-    hints = {"sample": "give --input or --input-file"}
+    hints = {"sample": "give --input or --input-file; --max-length caps an output's tokens",
+             "eval": "an encoder-decoder's eval always decodes the split and scores it: BLEU, chrF, exact match"}
     ask = "pass --pairs, or --source and --target"
 
     def owns(self, meta: dict) -> bool:

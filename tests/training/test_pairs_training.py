@@ -66,7 +66,7 @@ def test_language_model_options_are_refused_for_pairs(cli, addition, tmp_path):
     for argv, message in ((["--prime", "1+1"], "--prime is for text and music runs"), (["--bars", "4"], "--bars is for music and piano-roll runs"),
                           (["--length", "5"], "--length is for text, music and piano-roll runs")):
         res = cli("sample", run, *argv)
-        assert res.code == 2 and message in res.err and f"{run} is an encoder-decoder run (give --input or --input-file)" in res.err
+        assert res.code == 2 and message in res.err and f"{run} is an encoder-decoder run (give --input or --input-file; --max-length" in res.err
     res = cli("train", addition, "--out", tmp_path / "r", "--max-steps", "2", "--seq-len", "8", *TINY)  # a batch holds whole pairs
     assert res.code == 2 and f"--seq-len is for text and music datasets; {addition} is an encoder-decoder dataset" in res.err
 
