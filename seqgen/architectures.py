@@ -1,13 +1,14 @@
-"""Every kind of model seqgen trains, and which kind a dataset calls for.
+"""Every kind of model seqgen trains: its settings, its network and its training task.
 
-A kind brings its settings (a dataclass in `seqgen.config`), its network (`seqgen.models`) and its training
-task (`seqgen.training`); the trainer, run folders, checkpoints, resume, signals and torchrun are shared.
-This module sits above all of them, like `seqgen.levels`, so none of them needs to know the others.
+An architecture brings its settings (a dataclass in `seqgen.config`), its network (`seqgen.models`) and its training
+task (`seqgen.training`); the trainer, run folders, checkpoints, resume, signals and torchrun are shared. Which one a
+dataset trains is its kind's choice (`seqgen.kinds`). This module sits above models and training, like
+`seqgen.levels` above the tokenizers, so none of them needs to know the others.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,7 +18,6 @@ from seqgen.config import FramesConfig, ModelConfig, Seq2SeqConfig, TrainConfig
 from seqgen.data.dataset import Dataset
 from seqgen.data.frames import FramesDataset
 from seqgen.data.pairs import PairsDataset
-from seqgen.errors import UsageError
 from seqgen.models.frames import FramesModel
 from seqgen.models.rnn_lm import RNNLanguageModel
 from seqgen.models.seq2seq import Seq2Seq
@@ -36,25 +36,14 @@ class Architecture:
     build: Callable[[Any], torch.nn.Module]  # settings -> network
     task: Callable[[Any, TrainConfig, ProcessGroup], Task]  # (dataset, training settings, process group) -> task
     open_dataset: Callable[[Path], Any]
-    configure: Callable[[Any, dict], Any]  # (dataset, options given on the command line) -> checked settings
+    configure: Callable[[Any, dict], Any]  # (dataset, settings given on the command line) -> checked settings
     describe: Callable[[Any, Any], str]  # (settings, dataset) -> the line `train` prints first
     check_size: Callable[[Any, TrainConfig], None]  # refuse a dataset too small for the batch, before any folder is made
-    train_defaults: dict = field(default_factory=dict)  # training settings that differ from TrainConfig's for this kind
-    unused_train: tuple[str, ...] = ()  # training settings this kind has no use for: given on the command line, refused
 
-    def settings(self, ds: Any, given: dict, what: str) -> Any:
-        """The model settings from the dataset and the options given; an option this kind has not is one line."""
-        known = {f.name for f in fields(self.config)}
-        foreign = [name for name in given if name not in known]
-        if foreign:
-            raise UsageError(f"--{foreign[0].replace('_', '-')} does not apply to {what}")
-        return self.configure(ds, given)
-
-    def refuse_unused(self, train_options: dict, what: str) -> None:
-        """One line naming a training option given on the command line that this kind of model has no use for."""
-        unused = [name for name in train_options if name in self.unused_train]
-        if unused:
-            raise UsageError(f"--{unused[0].replace('_', '-')} does not apply to {what}")
+    @property
+    def train_defaults(self) -> dict:
+        """Training settings that differ from TrainConfig's for this model (its config says)."""
+        return dict(self.config.TRAIN_DEFAULTS)
 
 
 def _checked(cfg):
@@ -94,9 +83,7 @@ ENCODER_DECODER = Architecture(
     configure=lambda ds, given: _checked(Seq2SeqConfig(src_vocab=len(ds.source.vocab), tgt_vocab=len(ds.target.vocab), **given)),
     describe=_seq2seq_describe,
     check_size=lambda ds, tcfg: None,  # PairsTask refuses a split smaller than one batch
-    train_defaults={"batch": 64, "lr": 2e-3, "eval_every": 250},
 )
-
 
 
 def _frames_describe(cfg: FramesConfig, ds: FramesDataset) -> str:
@@ -114,22 +101,9 @@ FRAMES = Architecture(
     configure=lambda ds, given: _checked(FramesConfig(**given)),
     describe=_frames_describe,
     check_size=lambda ds, tcfg: check_pieces(ds.meta["stats"]["pieces"]["train"], tcfg),
-    train_defaults={"batch": 8, "eval_every": 250},  # a few hundred pieces: small batches, more updates, finer best-weights keeping
-    unused_train=("seq_len",),  # a batch holds whole pieces
 )
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (LANGUAGE_MODEL, ENCODER_DECODER, FRAMES)}
-DATASET_KINDS = {"text": "rnn_lm", "music": "rnn_lm", "pairs": "seq2seq", "frames": "frames"}  # meta.json's "kind" -> the model it trains
-
-
-def for_dataset(path: Path) -> tuple[Architecture, Any]:
-    """The architecture a dataset folder trains, and the dataset opened by it."""
-    meta = Dataset.read_meta(Path(path))
-    kind = meta.get("kind")
-    if kind not in DATASET_KINDS:
-        raise UsageError(f"{path} holds a {kind!r} dataset, which this seqgen cannot train", "upgrade seqgen")
-    arch = ARCHITECTURES[DATASET_KINDS[kind]]
-    return arch, arch.open_dataset(Path(path))
 
 
 def for_run(run: Run) -> Architecture:

@@ -9,7 +9,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from seqgen.errors import RunError, UsageError
 
@@ -64,6 +64,10 @@ def recurrent_parameters(cell: str, inputs: int, hidden: int, layers: int, direc
 
 @dataclass
 class ModelConfig:
+    # training settings that differ from TrainConfig's for this model, and those it has no use for (refused if given)
+    TRAIN_DEFAULTS: ClassVar[dict] = {}
+    UNUSED_TRAIN: ClassVar[tuple[str, ...]] = ()
+
     vocab_size: int  # tokens the model reads and predicts
     cell: str = "lstm"  # lstm | gru | rnn (tanh)
     layers: int = 2  # stacked recurrent layers
@@ -87,6 +91,9 @@ ATTENTIONS = ("bahdanau", "luong", "none")
 @dataclass
 class Seq2SeqConfig:
     """An encoder–decoder: a (bidirectional) encoder reads the source, an attentive decoder writes the target."""
+
+    TRAIN_DEFAULTS: ClassVar[dict] = {"batch": 64, "lr": 2e-3, "eval_every": 250}
+    UNUSED_TRAIN: ClassVar[tuple[str, ...]] = ("seq_len",)  # a batch holds whole pairs
 
     src_vocab: int  # source tokens
     tgt_vocab: int  # target tokens (what the decoder predicts)
@@ -125,6 +132,9 @@ KEYS = 88  # a piano-roll frame's columns, MIDI 21-108
 @dataclass
 class FramesConfig:
     """A piano-roll model: a frame of 88 keys -> dense -> stacked RNN -> a distribution over the next frame."""
+
+    TRAIN_DEFAULTS: ClassVar[dict] = {"batch": 8, "eval_every": 250}  # a few hundred pieces: small batches, more updates, finer best-weights keeping
+    UNUSED_TRAIN: ClassVar[tuple[str, ...]] = ("seq_len",)  # a batch holds whole pieces
 
     cell: str = "lstm"  # lstm | gru | rnn (tanh)
     layers: int = 2  # stacked recurrent layers

@@ -122,3 +122,17 @@ def test_the_check_catches_what_a_fresh_install_lacks(tmp_path):
     assert "_click is a private module of typer" in found[1]
     assert "matplotlib is an optional extra; import it inside try/except ImportError" in found[2]
     assert "no installed distribution provides 'notinstalled'" in found[3]
+
+
+def test_every_package_folder_is_installed():
+    """A folder of seqgen/ that pyproject.toml does not list is missing from a wheel, though an editable install finds it."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import pytest
+
+        pytest.skip("reading pyproject.toml needs Python 3.11's tomllib")
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    folders = {".".join(p.parent.relative_to(REPO).parts) for p in PACKAGE.rglob("*.py")}
+    assert folders <= listed, folders - listed
+    assert all((REPO / folder.replace(".", "/") / "__init__.py").is_file() for folder in folders)

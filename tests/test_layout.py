@@ -1,8 +1,10 @@
-"""The package's layout holds: no module imports another in a cycle, and every module imports on its own.
+"""The package's layout holds: imports point down the layers the README draws, no module imports another in a cycle,
+and every module imports on its own.
 
 A cycle that happens to work in one import order breaks in another (the first module a user's script imports);
 so the graph of seqgen's imports (at module level and inside functions) must have no cycle, and each module must
-import alone in a fresh interpreter.
+import alone in a fresh interpreter. An import that points up (a concern reaching into the kinds, or into the app)
+ties the layers below to the ones above: `data/` and `music/` could no longer be used, or tested, without models.
 """
 
 from __future__ import annotations
@@ -68,6 +70,54 @@ def test_no_module_imports_another_in_a_cycle():
     assert {"seqgen.levels", "seqgen.data.tokenizers", "seqgen.training.trainer"} <= set(graph)
     assert "seqgen.data.tokenizers" in graph["seqgen.levels"]  # the walk sees imports
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+# Each layer and what its modules may import (their own layer included). The README's "How the code is laid out".
+BASE = {"seqgen", "seqgen.errors", "seqgen.files", "seqgen.config", "seqgen.devices"}
+LAYERS = {
+    "base": {"base"},
+    "data": {"base", "data"},
+    "music": {"base", "data", "music"},  # note events, MIDI, scores: nothing of models, training or evaluation
+    "models": {"base", "data", "models"},  # networks and decoding: nothing of training
+    "training": {"base", "data", "music", "models", "training", "evaluation"},  # validation is a likelihood
+    "evaluation": {"base", "data", "music", "models", "training", "evaluation"},  # it reads run folders
+    "registries": {"base", "data", "music", "models", "training", "evaluation", "registries"},  # levels, architectures, kinds
+    "app": {"base", "data", "music", "models", "training", "evaluation", "registries", "app"},  # cli, session, tables
+}
+
+
+def layer(module: str) -> str:
+    if module in BASE:
+        return "base"
+    part = module.split(".")[1]
+    if part in ("data", "music", "models", "training", "evaluation"):
+        return part
+    if part in ("levels", "architectures", "kinds"):
+        return "registries"
+    if part in ("cli", "session", "tables", "__main__"):
+        return "app"
+    raise AssertionError(f"{module} belongs to no layer: add it to tests/test_layout.py and the README's layout")
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{a} ({layer(a)}) imports {b} ({layer(b)})" for a, found in graph.items() for b in found if layer(b) not in LAYERS[layer(a)])
+
+
+def test_imports_point_down_the_layers():
+    graph = imports_graph()
+    assert {layer(m) for m in graph} == set(LAYERS)  # every module has its layer, and every layer has modules
+    assert upward_imports(graph) == []
+
+
+def test_the_layer_check_finds_an_upward_import():
+    """What the rule is for: music code that runs a model, or evaluation that reaches up into the kinds or the app."""
+    graph = {"seqgen.music.sample": {"seqgen.models.generate", "seqgen.music.tokens"}, "seqgen.evaluation.plot": {"seqgen.kinds.pairs"},
+             "seqgen.kinds.text": {"seqgen.session"}, "seqgen.session": {"seqgen.kinds.text", "seqgen.data.dataset"}}
+    assert upward_imports(graph) == [
+        "seqgen.evaluation.plot (evaluation) imports seqgen.kinds.pairs (registries)",
+        "seqgen.kinds.text (registries) imports seqgen.session (app)",
+        "seqgen.music.sample (music) imports seqgen.models.generate (models)",
+    ]
 
 
 def test_the_cycle_finder_finds_one():

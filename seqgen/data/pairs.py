@@ -121,11 +121,11 @@ Pair = tuple[str, str, str]  # (source, target, where it came from: "file:line")
 # only where its key falls in the training split, so held-out tunes are never seen moved either.
 
 
-def tsv_pairs(path: Path, report: PairsReport) -> Iterator[Pair]:
+def tsv_pairs(path: Path, report: PairsReport, encoding: str | None = None) -> Iterator[Pair]:
     """source<TAB>target per line; a line without a tab or with an empty side is skipped and counted."""
     from seqgen.data.text import read_text_chunks
 
-    text = "".join(read_text_chunks(path))
+    text = "".join(read_text_chunks(path, encoding))
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
@@ -144,12 +144,12 @@ def tsv_pairs(path: Path, report: PairsReport) -> Iterator[Pair]:
         yield source.strip(), target.strip(), where
 
 
-def aligned_pairs(source: Path, target: Path, report: PairsReport) -> Iterator[Pair]:
+def aligned_pairs(source: Path, target: Path, report: PairsReport, encoding: str | None = None) -> Iterator[Pair]:
     """Line i of `source` with line i of `target`; files of unequal line counts are refused (their pairing is unknown)."""
     from seqgen.data.text import read_text_chunks
 
-    src = "".join(read_text_chunks(source)).rstrip("\n").split("\n")
-    tgt = "".join(read_text_chunks(target)).rstrip("\n").split("\n")
+    src = "".join(read_text_chunks(source, encoding)).rstrip("\n").split("\n")
+    tgt = "".join(read_text_chunks(target, encoding)).rstrip("\n").split("\n")
     if len(src) != len(tgt):
         raise InputError(
             f"{source} has {len(src):,} lines but {target} has {len(tgt):,}; line-aligned files must have as many",
@@ -345,8 +345,9 @@ def prepare_pairs(
 
 
 def pair_sources(specs: list[str], source: Path | None, target: Path | None, report: PairsReport,
-                 count: int, val: float, test: float, digits: int, seed: int = 0) -> Iterator[Pair]:
-    """The pairs of the inputs: TSV files, two line-aligned files (--source/--target), or a built-in task."""
+                 count: int, val: float, test: float, digits: int, seed: int = 0, encoding: str | None = None) -> Iterator[Pair]:
+    """The pairs of the inputs: TSV files, two line-aligned files (--source/--target), or a built-in task; files in
+    `encoding` (default: UTF-8, or the byte-order mark's)."""
     from seqgen.data import corpora
     from seqgen.data.generated import generated_pairs
     from seqgen.files import sha256_file
@@ -360,7 +361,7 @@ def pair_sources(specs: list[str], source: Path | None, target: Path | None, rep
             if not Path(path).is_file():
                 raise UsageError(f"no such file: {path}")
             report.sources.append({"name": str(path), "sha256": sha256_file(Path(path))})
-        yield from aligned_pairs(Path(source), Path(target), report)
+        yield from aligned_pairs(Path(source), Path(target), report, encoding)
         return
     if not specs:
         raise UsageError("prepare needs SOURCE files (or --source and --target)", "see `seqgen prepare --help`")
@@ -368,7 +369,7 @@ def pair_sources(specs: list[str], source: Path | None, target: Path | None, rep
         path = Path(spec)
         if path.is_file():
             report.sources.append({"name": spec, "sha256": sha256_file(path)})
-            yield from tsv_pairs(path, report)
+            yield from tsv_pairs(path, report, encoding)
         elif (corpus := corpora.find(spec)) is not None and corpus.kind == "pairs":
             report.sources.append({"name": f"{spec} (generated: count {count}, digits {digits}, seed {seed})", "sha256": None})
             for number, (question, answer) in enumerate(generated_pairs(spec, count, val, test, seed, digits), 1):

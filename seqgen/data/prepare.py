@@ -51,6 +51,7 @@ class PrepareReport:
     unknown: dict[str, int] = field(default_factory=dict)
     vocab_size: int = 0
     out: Path | None = None
+    level: str = "char"
 
     def unk_rate(self) -> float:
         total = sum(self.splits.values())
@@ -165,7 +166,7 @@ def prepare_text(
         raise UsageError(f"--min-freq must be at least 1, got {min_freq}")
     if max_vocab is not None and max_vocab < 3:
         raise UsageError(f"--max-vocab must be at least 3, got {max_vocab}")
-    report = PrepareReport(out=Path(out))
+    report = PrepareReport(out=Path(out), level=level)
     sources = collect_text_sources(specs, glob, encoding)
     explicit = {s for s in specs if Path(s).is_file() or s == "-"} | {"<stdin>"}
     check_inputs_outside(out, (src.path for src in sources if src.path is not None))

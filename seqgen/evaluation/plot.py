@@ -1,4 +1,5 @@
-"""`seqgen plot`: training curves of a run, or a piano roll of a MIDI file or score (a colour per part), as a PNG.
+"""`seqgen plot`: training curves of a run, a piano roll of a MIDI file or score (a colour per part), or an attention
+heat map (the encoder-decoder kind computes the weights, `seqgen.kinds.pairs.attention_map`), as a PNG.
 
 matplotlib is an optional extra (`pip install 'seqgen[plot]'`); it is imported only here, with the Agg
 backend, so plotting works without a display.
@@ -135,52 +136,35 @@ def _save(fig, out: Path, plt) -> None:
         plt.close(fig)
 
 
-def plot_attention(run_dir: Path, text: str, out: Path) -> dict:
-    """An encoder-decoder's attention while it answers `text` (greedy): output tokens down, source tokens across."""
-    import torch
-
-    from seqgen.architectures import load_model_from
-    from seqgen.config import SampleConfig
-    from seqgen.data.pairs import Side
-    from seqgen.models.translate import attention_weights, translate
-    from seqgen.training.checkpoint import open_run
-
-    run = open_run(run_dir)
-    if run.arch != "seq2seq" or run.model_config.attention == "none":
-        raise UsageError(f"--attention needs an encoder-decoder run with attention; {run_dir} has none")
-    source, target = Side.from_meta(run.dataset_meta["source"]), Side.from_meta(run.dataset_meta["target"])
-    model = load_model_from(run, device="cpu")
-    ids, _ = source.encode(text)
-    if not ids:
-        raise UsageError("--input is empty")
-    output = translate(model, [ids], SampleConfig(greedy=True), torch.device("cpu"), max_length=max(20, 3 * len(ids)))[0][0]
-    weights = attention_weights(model, ids, output)  # (len(output), len(ids))
+def draw_attention(weights, source: list[str], output: list[str], title: str, out: Path) -> None:
+    """An attention heat map: output tokens down, source tokens across, weights in [0, 1] as grey levels."""
     plt = _pyplot()
-    labels = lambda side, seq: [side.vocab.tokens[i] if side.vocab.tokens[i] != " " else "␣" for i in seq]  # noqa: E731
-    fig, ax = plt.subplots(figsize=(max(4, 0.35 * len(ids) + 2), max(3, 0.35 * len(output) + 2)))
+    fig, ax = plt.subplots(figsize=(max(4, 0.35 * len(source) + 2), max(3, 0.35 * len(output) + 2)))
     ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(len(ids)), labels(source, ids), rotation=90)
-    ax.set_yticks(range(len(output)), labels(target, output))
+    ax.set_xticks(range(len(source)), source, rotation=90)
+    ax.set_yticks(range(len(output)), output)
     ax.set_xlabel("source")
     ax.set_ylabel("output")
-    ax.set_title(f"{run.model_config.attention} attention: {text[:40]} → {target.decode(output)[:40]}")
+    ax.set_title(title)
     _save(fig, out, plt)
-    return {"out": str(out), "output": target.decode(output), "weights": weights.tolist()}
 
 
-def plot(target: Path, out: Path | None, force: bool, attention: str | None = None) -> dict:
-    """A run folder gives loss curves (default RUN/loss.png), or with `attention` (an input) the encoder-decoder's
-    attention heat map (default attention.png here); a MIDI file or score a piano roll (default beside it, .png)."""
+def checked_out(out: Path, force: bool) -> Path:
+    """--out as given: a PNG, not overwritten without --force."""
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"--out must be a .png file, not {out}")
+    if out.exists() and not force:
+        raise UsageError(f"{out} already exists", "pass --force to overwrite it, or choose another --out")
+    return out
+
+
+def plot(target: Path, out: Path | None, force: bool) -> dict:
+    """A run folder gives loss curves (default RUN/loss.png); a MIDI file or score a piano roll (default beside it, .png)."""
     from seqgen.music.midi_io import MIDI_SUFFIXES
     from seqgen.music.scores import SCORE_SUFFIXES
 
     target = Path(target)
-    if attention is not None:
-        if not target.is_dir():
-            raise UsageError(f"--attention needs a run folder, not {target}")
-        out = Path(out) if out else Path("attention.png")
-        do = lambda: plot_attention(target, attention, out)  # noqa: E731
-    elif target.is_dir():
+    if target.is_dir():
         out = Path(out) if out else target / "loss.png"
         do = lambda: plot_run(target, out)  # noqa: E731
     elif target.is_file() and target.suffix.lower() in MIDI_SUFFIXES + SCORE_SUFFIXES:
@@ -190,8 +174,5 @@ def plot(target: Path, out: Path | None, force: bool, attention: str | None = No
         raise UsageError(f"{target} is neither a run folder nor a MIDI file or score ({', '.join(MIDI_SUFFIXES + SCORE_SUFFIXES)})")
     else:
         raise UsageError(f"no such run folder or MIDI file: {target}")
-    if out.suffix.lower() != ".png":
-        raise UsageError(f"--out must be a .png file, not {out}")
-    if out.exists() and not force:
-        raise UsageError(f"{out} already exists", "pass --force to overwrite it, or choose another --out")
+    checked_out(out, force)
     return do()

@@ -2,10 +2,10 @@
 
 Two kinds of source:
 - a published benchmark file (.json, .pickle, .pkl; `seqgen.music.pianoroll.read_benchmark`), prepared on its own and
-  keeping its own train/valid/test split: the split the literature's figures are measured on;
+  keeping its own train/valid/test split, the split the literature's figures are measured on (`prepare_benchmark`);
 - MIDI files, scores and built-in music corpora, read as the note levels read them (`seqgen.music.prepare`), each
   piece made into frames on the `--frame` grid and split by the same per-piece hash, so a piece keeps its split
-  whatever else is prepared with it.
+  whatever else is prepared with it (`prepare_frames`).
 """
 
 from __future__ import annotations
@@ -60,23 +60,25 @@ class FramesReport:
 
 def prepare_frames(specs: list[str], out: Path, grid: str | None = None, val: float | None = None, test: float | None = None,
                    force: bool = False, tracks: list[str] | None = None, transpose: str | None = None, jobs: int | None = None) -> FramesReport:
-    """Sources -> frames, each piece with its split -> a frames dataset folder.
+    """MIDI files, scores and music corpora -> frames, each piece with its split -> a frames dataset folder.
 
     `transpose` (all, N, A..B or a list, as for the note levels) stores the shifts; training moves each training piece
     by one of them drawn afresh each epoch (`seqgen.training.frames`), so the folder holds each piece once."""
     if grid is not None:
         check_grid(grid)
-    shifts = parse_transpose(transpose)
-    if any(is_benchmark_file(s) for s in specs):
-        if len(specs) != 1:
-            raise UsageError("a benchmark file is prepared on its own: it carries its own train/valid/test split", "pass one .json or .pickle file")
-        given = [name for name, v in (("--val", val), ("--test", test), ("--tracks", tracks)) if v]
-        if given:
-            raise UsageError(f"{given[0]} does not apply to a benchmark file", "it keeps its own train/valid/test split and frames")
-        return _prepare_benchmark(Path(specs[0]), Path(out), grid, force, shifts)
     val, test = SPLIT_DEFAULT if val is None else val, SPLIT_DEFAULT if test is None else test
     check_split_fractions(val, test)
-    return _prepare_music(specs, Path(out), grid, val, test, force, tracks, jobs, shifts)
+    return _prepare_music(specs, Path(out), grid, val, test, force, tracks, jobs, parse_transpose(transpose))
+
+
+def prepare_benchmark(specs: list[str], out: Path, grid: str | None = None, force: bool = False, transpose: str | None = None) -> FramesReport:
+    """A published benchmark file -> a frames dataset folder that keeps the file's own train/valid/test split."""
+    if grid is not None:
+        check_grid(grid)
+    shifts = parse_transpose(transpose)
+    if len(specs) != 1 or not is_benchmark_file(specs[0]):
+        raise UsageError("a benchmark file is prepared on its own: it carries its own train/valid/test split", "pass one .json or .pickle file")
+    return _prepare_benchmark(Path(specs[0]), Path(out), grid, force, shifts)
 
 
 def _prepare_benchmark(path: Path, out: Path, grid: str | None, force: bool, shifts: list[int]) -> FramesReport:

@@ -80,6 +80,19 @@ def test_line_aligned_files_and_word_level(cli, tmp_path):
     assert ds.source.level == ds.target.level == "word" and "froid" in ds.target.vocab.index and "cold" not in ds.target.vocab.index
 
 
+def test_pairs_in_another_encoding_are_read_with_encoding(cli, tmp_path):
+    """A Latin-1 file of pairs: refused as not UTF-8 without --encoding, read with it (both TSV and line-aligned files)."""
+    lines = [(f"the house {i}", f"la maison {i} été") for i in range(40)]
+    (tmp_path / "p.tsv").write_bytes("".join(f"{en}\t{fr}\n" for en, fr in lines).encode("latin-1"))
+    (tmp_path / "en.txt").write_bytes("".join(en + "\n" for en, _ in lines).encode("latin-1"))
+    (tmp_path / "fr.txt").write_bytes("".join(fr + "\n" for _, fr in lines).encode("latin-1"))
+    res = cli("prepare", tmp_path / "p.tsv", "--pairs", "--out", tmp_path / "d")
+    assert res.code == 1 and "--encoding" in res.err
+    for name, sources in (("tsv", [tmp_path / "p.tsv", "--pairs"]), ("aligned", ["--source", tmp_path / "en.txt", "--target", tmp_path / "fr.txt"])):
+        assert cli("prepare", *sources, "--encoding", "latin-1", "--level", "word", "--out", tmp_path / name).code == 0
+        assert "été" in PairsDataset.open(tmp_path / name).target.vocab.tokens
+
+
 def test_a_shared_vocabulary_serves_both_sides(cli, tmp_path):
     (tmp_path / "p.tsv").write_text("".join(f"{w}\t{w[::-1]}\n" for w in ("abc", "bcd", "cde", "def", "xyz") * 4))
     assert cli("prepare", tmp_path / "p.tsv", "--pairs", "--shared-vocab", "--out", tmp_path / "d", "--val", "0", "--test", "0").code == 0
@@ -125,7 +138,8 @@ def test_unequal_line_counts_are_refused_with_one_line(cli, tmp_path):
         (["--source", "{en}"], "--source and --target go together"),
         (["{tsv}", "--pairs", "--source-level", "phoneme"], "Invalid value for '--source-level'"),
         (["{tsv}", "--pairs", "--level", "melody"], "--level melody is not a level of text pairs"),
-        (["{tsv}", "--shared-vocab"], "--shared-vocab is an option of pairs datasets"),
+        (["{tsv}", "--shared-vocab"], "--shared-vocab is for encoder-decoder datasets; "),
+        (["{tsv}", "--shared-vocab"], "would be a text dataset (leave --shared-vocab out, or pass --pairs, or --source and --target)"),
         (["addition", "--digits", "0"], "Invalid value for '--digits'"),
         (["addition", "--count", "5"], "Invalid value for '--count'"),
         (["addition", "--digits", "1", "--count", "100"], "more than half the 100 distinct 1-digit sums"),

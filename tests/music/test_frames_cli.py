@@ -182,21 +182,27 @@ def test_prepare_midi_files_as_frames(cli, tmp_path):
 
 
 @pytest.mark.parametrize("args, line", [
-    (["train", "{data}", "--out", "{tmp}/r", "--max-steps", "1", "--seq-len", "32"], "--seq-len does not apply to {data}, a frames dataset"),
-    (["train", "{data}", "--out", "{tmp}/r", "--max-steps", "1", "--tie-weights"], "--tie-weights does not apply to {data}, a frames dataset"),
-    (["train", "{text}", "--out", "{tmp}/r", "--max-steps", "1", "--output", "autoregressive"], "--output does not apply to {text}, a text dataset"),
-    (["train", "{text}", "--out", "{tmp}/r", "--max-steps", "1", "--head-size", "8"], "--head-size does not apply to {text}, a text dataset"),
-    (["prepare", "{bench}", "--out", "{tmp}/d", "--val", "0.2"], "--val does not apply to a benchmark file"),
-    (["prepare", "{bench}", "--out", "{tmp}/d", "--drums"], "--drums does not apply to frames"),
-    (["prepare", "{corpus}", "--out", "{tmp}/d", "--frame", "1/8"], "--frame is for piano-roll frames"),
+    (["train", "{data}", "--out", "{tmp}/r", "--max-steps", "1", "--seq-len", "32"], "--seq-len is for text and music datasets; {data} is a piano-roll dataset"),
+    (["train", "{data}", "--out", "{tmp}/r", "--max-steps", "1", "--tie-weights"], "--tie-weights does not apply here: {data} is a piano-roll dataset"),
+    (["train", "{text}", "--out", "{tmp}/r", "--max-steps", "1", "--output", "autoregressive"], "--output is for piano-roll datasets; {text} is a text dataset"),
+    (["train", "{text}", "--out", "{tmp}/r", "--max-steps", "1", "--head-size", "8"], "--head-size is for piano-roll datasets; {text} is a text dataset"),
+    (["prepare", "{bench}", "--out", "{tmp}/d", "--val", "0.2"], "--val does not apply here: {tmp}/d would be a piano-roll benchmark dataset (leave --val out: a benchmark file keeps its own train/valid/test split"),
+    (["prepare", "{bench}", "--out", "{tmp}/d", "--tracks", "Soprano"], "--tracks is for music, melody -> chords and piano-roll datasets; {tmp}/d would be a piano-roll benchmark dataset"),
+    (["prepare", "{bench}", "--out", "{tmp}/d", "--drums"], "--drums is for music datasets; {tmp}/d would be a piano-roll benchmark dataset (leave --drums out: a benchmark file"),
+    (["prepare", "{tunes}", "--level", "frames", "--out", "{tmp}/d", "--drums"], "--drums is for music datasets; {tmp}/d would be a piano-roll dataset (leave --drums out, or pass --kind music"),
+    (["prepare", "{corpus}", "--out", "{tmp}/d", "--frame", "1/8"], "--frame is for piano-roll datasets; {tmp}/d would be a text dataset (leave --frame out, or pass --level frames)"),
     (["prepare", "{bench}", "--out", "{tmp}/d", "--frame", "1/3"], "Invalid value for '--frame'"),
-    (["sample", "{run}", "--top-k", "3"], "--top-k does not apply to a frames run"),
-    (["sample", "{run}", "--beam", "2"], "--beam does not apply to a frames run"),
-    (["eval", "{run}", "--bleu"], "--bleu does not apply to a frames run"),
-    (["eval", "{run}", "--file", "{bench}"], "--file does not apply to a frames run"),
+    (["sample", "{run}", "--top-k", "3"], "--top-k does not apply here: {run} is a piano-roll run (frames are drawn key by key"),
+    (["sample", "{run}", "--beam", "2"], "--beam does not apply here: {run} is a piano-roll run"),
+    (["sample", "{run}", "--prime", "C4"], "--prime is for text and music runs; {run} is a piano-roll run"),
+    (["sample", "{run}", "--prime-file", "{corpus}"], "--prime-file must be a MIDI file or score for a piano-roll run"),
+    (["eval", "{run}", "--bleu"], "--bleu is for text and music runs; {run} is a piano-roll run (a piano-roll run is scored on a split of its dataset"),
+    (["eval", "{run}", "--ngram", "3"], "--ngram is for text and music runs; {run} is a piano-roll run"),
+    (["eval", "{run}", "--file", "{bench}"], "--file does not apply here: {run} is a piano-roll run (a piano-roll run is scored on a split of its dataset"),
 ])
 def test_options_that_do_not_apply_are_refused_with_one_line(cli, frames_run, bench, char_dataset, corpus_file, tmp_path, args, line):
-    names = {"data": frames_run / "data", "run": frames_run / "run", "bench": bench, "text": char_dataset, "corpus": corpus_file, "tmp": tmp_path}
+    names = {"data": frames_run / "data", "run": frames_run / "run", "bench": bench, "text": char_dataset, "corpus": corpus_file, "tmp": tmp_path,
+             "tunes": make_tunes(tmp_path / "tunes")}
     res = cli(*[a.format(**names) for a in args])
     assert res.code == 2, res.err
     assert res.err.startswith("error: ") and res.err.count("\n") == 1 and line.format(**names) in res.err

@@ -126,7 +126,9 @@ def test_the_chord_baseline_is_fitted_on_the_tunes_as_written(cli, tmp_path):
 def test_transpose_is_refused_for_text_pairs(cli, tmp_path):
     (tmp_path / "p.tsv").write_text("a\tb\n")
     res = cli("prepare", tmp_path / "p.tsv", "--pairs", "--transpose", "2", "--out", tmp_path / "d")
-    assert res.code == 2 and "--transpose is for music pairs" in res.err and not (tmp_path / "d").exists()
+    assert res.code == 2 and not (tmp_path / "d").exists()
+    assert "--transpose is for music, melody -> chords and piano-roll datasets" in res.err
+    assert "would be an encoder-decoder dataset (leave --transpose out, or pass --pairs melody:chords)" in res.err
 
 
 def test_a_file_without_a_chord_track_is_skipped_and_counted(cli, tmp_path):

@@ -119,13 +119,14 @@ def test_sample_option_errors_exit_2(music_run, cli, args, message):
 
 def test_music_options_refused_for_text_and_vice_versa(music_run, cli, tmp_path, corpus_file, char_run):
     res = cli("prepare", corpus_file, "--out", tmp_path / "x", "--transpose", "2")
-    assert res.code == 2 and "--transpose is a music option" in res.err
+    assert res.code == 2 and "--transpose is for music, melody -> chords and piano-roll datasets" in res.err
+    assert "would be a text dataset (leave --transpose out, or pass --kind music for MIDI files and scores)" in res.err
     res = cli("prepare", music_run / "tunes", "--out", tmp_path / "y", "--level", "melody", "--drums")
     assert res.code == 2 and "--drums needs --level notes" in res.err
     res = cli("prepare", music_run / "tunes", "--out", tmp_path / "z", "--steps-per-quarter", "7")
     assert res.code == 2 and "must divide 480" in res.err
     res = cli("sample", char_run, "--bars", "4")
-    assert res.code == 2 and "--bars is for music runs" in res.err
+    assert res.code == 2 and f"--bars is for music and piano-roll runs; {char_run} is a text run" in res.err
 
 
 def test_nothing_usable_is_one_clear_error(tmp_path, cli):

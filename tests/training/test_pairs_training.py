@@ -53,6 +53,9 @@ def test_prepare_train_sample_eval(cli, addition, tmp_path):
     assert sum(row["pairs"] for row in report["by_length"]) == report["pairs"]
     beam = json.loads(cli("eval", run, "--split", "test", "--beam", "2", "--json").out)
     assert beam["decoding"] == {"method": "beam", "beam": 2, "length_penalty": 1.0, "max_length": beam["decoding"]["max_length"]}
+    (tmp_path / "sums.tsv").write_bytes("12+34\t46\n7+8\t15\n".encode("utf-16"))  # --file in the encoding --encoding names
+    report = json.loads(cli("eval", run, "--file", tmp_path / "sums.tsv", "--encoding", "utf-16", "--json").out)
+    assert report["data"] == str(tmp_path / "sums.tsv") and report["pairs"] == 2 and report["unknown"] == 0
 
 
 def test_language_model_options_are_refused_for_pairs(cli, addition, tmp_path):
@@ -60,16 +63,19 @@ def test_language_model_options_are_refused_for_pairs(cli, addition, tmp_path):
     assert res.code == 2 and "--tie-weights needs --embed equal to --hidden" in res.err
     run = tmp_path / "ok"
     assert cli("train", addition, "--out", run, "--max-steps", "2", *TINY).code == 0
-    for argv, message in ((["--prime", "1+1"], "--prime is for language models"), (["--bars", "4"], "--bars is for language models")):
+    for argv, message in ((["--prime", "1+1"], "--prime is for text and music runs"), (["--bars", "4"], "--bars is for music and piano-roll runs"),
+                          (["--length", "5"], "--length is for text, music and piano-roll runs")):
         res = cli("sample", run, *argv)
-        assert res.code == 2 and message in res.err
+        assert res.code == 2 and message in res.err and f"{run} is an encoder-decoder run (give --input or --input-file; --max-length" in res.err
+    res = cli("train", addition, "--out", tmp_path / "r", "--max-steps", "2", "--seq-len", "8", *TINY)  # a batch holds whole pairs
+    assert res.code == 2 and f"--seq-len is for text and music datasets; {addition} is an encoder-decoder dataset" in res.err
 
 
 def test_language_models_refuse_encoder_decoder_options(cli, char_dataset, char_run, tmp_path):
     res = cli("train", char_dataset, "--out", tmp_path / "r", "--attention", "bahdanau", "--max-steps", "2")
-    assert res.code == 2 and "--attention does not apply to" in res.err and "a text dataset" in res.err
+    assert res.code == 2 and f"--attention is for encoder-decoder and melody -> chords datasets; {char_dataset} is a text dataset" in res.err
     res = cli("sample", char_run, "--input", "hello")
-    assert res.code == 2 and "--input is for encoder-decoder runs" in res.err
+    assert res.code == 2 and f"--input is for encoder-decoder and melody -> chords runs; {char_run} is a text run" in res.err
 
 
 def test_an_interrupted_run_resumes_bit_for_bit(addition, tmp_path, monkeypatch):
@@ -134,14 +140,14 @@ def test_inputs_come_from_a_file_or_standard_input_in_order(cli, addition, tmp_p
 
 def test_the_attention_heat_map(cli, addition, tmp_path):
     pytest.importorskip("matplotlib")
-    from seqgen.evaluation.plot import plot_attention
+    from seqgen.kinds.pairs import attention_map
 
     run = tmp_path / "run"
     assert cli("train", addition, "--out", run, "--max-steps", "4", *TINY).code == 0
     res = cli("plot", run, "--attention", "--input", "12+34", "--out", tmp_path / "att.png")
     assert res.code == 0, res.err
     assert (tmp_path / "att.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    drawn = plot_attention(run, "12+34", tmp_path / "again.png")
+    drawn = attention_map(run, "12+34", tmp_path / "again.png")
     assert all(len(row) == 5 and sum(row) == pytest.approx(1.0) for row in drawn["weights"])  # 5 source characters
     res = cli("plot", run, "--attention")
     assert res.code == 2 and "--attention and --input go together" in res.err

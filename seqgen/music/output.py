@@ -1,9 +1,7 @@
-"""`seqgen sample` for a music run: ids from the shared sampler -> notes -> a MIDI file, a score or audio (or tokens).
-
-The sampler (`seqgen.models.generate`) only sees ids; this module primes it with a MIDI file's opening, stops
-each sample once it has `--bars` bars (a decoder follows the time the tokens have reached), and writes what the
-output's extension asks for: `.mid` a Standard MIDI File (one track per part), `.musicxml`/`.xml`/`.mxl` a score
-(one staff per part, via music21), `.wav` audio (fluidsynth).
+"""What a music sample starts from and becomes, without the model: `sample`'s music options, the primer read from a
+MIDI file or score, the parts a sample is written as, and the writer for what the output's extension asks for:
+`.mid` a Standard MIDI File (one track per part), `.musicxml`/`.xml`/`.mxl` a score (one staff per part, via
+music21), `.wav` audio (fluidsynth). The loop that draws ids from a model is the music kind's (`seqgen.kinds.music`).
 """
 
 from __future__ import annotations
@@ -13,10 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from seqgen.config import SampleConfig
 from seqgen.errors import InputError, UsageError
 from seqgen.files import atomic_write_bytes
-from seqgen.models.generate import beam_steps, sample_steps
 from seqgen.music.events import Song
 from seqgen.music.midi_io import MIDI_SUFFIXES, song_to_midi_bytes
 from seqgen.music.parts import Part, apply_programs, parse_programs
@@ -39,14 +35,6 @@ class MusicOptions:
     prime_midi: Path | None = None  # continue this MIDI file or score
     prime_bars: int | None = None  # use only this many bars of the primer
     format: str | None = None  # midi | tokens; default by --out's extension (midi, musicxml, wav), else tokens
-
-    def given(self) -> list[str]:
-        """The music-only options set on the command line (an error for a text run)."""
-        names = {"--bars": self.bars is not None, "--tempo": self.tempo is not None, "--program": self.program is not None,
-                 "--time-signature": self.time_signature is not None, "--velocity": self.velocity != 80,
-                 "--prime-midi": self.prime_midi is not None, "--prime-bars": self.prime_bars is not None,
-                 "--format": self.format not in (None, "tokens"), "--soundfont": self.soundfont is not None}
-        return [k for k, v in names.items() if v]
 
     def check(self) -> None:
         if self.bars is not None and not 1 <= self.bars <= 10_000:
@@ -75,8 +63,8 @@ class MusicOptions:
         return fmt
 
 
-def _primer(tokenizer: MusicTokenizer, opts: MusicOptions, prime: str | None, prime_file: Path | None,
-            warn: Callable[[str], None]) -> tuple[list[int], float | None, dict[int, Part]]:
+def read_primer(tokenizer: MusicTokenizer, opts: MusicOptions, prime: str | None, prime_file: Path | None,
+                warn: Callable[[str], None]) -> tuple[list[int], float | None, dict[int, Part]]:
     """Primer ids (without the closing <eos>), the primer's tempo, and its own name and program for each part it plays."""
     music_file = opts.prime_midi
     if music_file is None and prime_file is not None and Path(prime_file).suffix.lower() in MIDI_SUFFIXES + SCORE_SUFFIXES:
@@ -172,70 +160,3 @@ class SongWriter:
             return f", {render_wav(data, path, self.synth, self.soundfont):.1f} s of audio"
         atomic_write_bytes(path, data)
         return ""
-
-
-def sample_music(model, tokenizer: MusicTokenizer, cfg: SampleConfig, opts: MusicOptions | None, prime: str | None,
-                 prime_file: Path | None, paths: list[Path], device, warn: Callable[[str], None]) -> list[str]:
-    opts = opts or MusicOptions()
-    opts.check()
-    writer = SongWriter(opts, paths, cfg.num)
-    fmt = writer.format
-    ts_override = parse_time_signature(opts.time_signature) if opts.time_signature else None
-    bars = opts.bars if opts.bars is not None else (None if opts.length_given else DEFAULT_BARS)
-    if bars is not None and not opts.length_given:
-        cfg.length = bars * TOKENS_PER_BAR_CAP + 64
-
-    prime_ids, prime_tempo, primer_parts = _primer(tokenizer, opts, prime, prime_file, warn)
-    parts = output_parts(tokenizer, opts, primer_parts)
-    context = prime_ids or tokenizer.start_ids()
-    clocks = []
-    for _ in range(cfg.num):
-        clock = tokenizer.clock()
-        if ts_override:
-            clock.piece.time_signature, clock.seen_ts = ts_override, True
-        for i in context:
-            clock.feed(tokenizer.vocab.tokens[i])
-        clock.start_cursor = max(clock.cursor, clock.piece.end())  # generation continues from here
-        clocks.append(clock)
-    outputs: list[list[int]] = [[] for _ in range(cfg.num)]
-    limits: list[int | None] = [None] * cfg.num
-    done = [False] * cfg.num
-    eos = tokenizer.vocab.id_of("eos")
-    steps = (beam_steps if getattr(cfg, "beam", None) else sample_steps)(model, context, cfg, device, eos)
-    for step in steps:
-        for i, tok in enumerate(step):
-            if tok is None or done[i]:
-                done[i] = done[i] or tok is None
-                continue
-            outputs[i].append(tok)
-            clock = clocks[i]
-            clock.feed(tokenizer.vocab.tokens[tok])
-            if bars is not None:
-                if limits[i] is None and (clock.seen_ts or clock.piece.notes or clock.cursor):
-                    start = -(-max(clock.start_cursor, 0) // clock.bar()) * clock.bar()
-                    limits[i] = start + bars * clock.bar()
-                if limits[i] is not None and clock.cursor >= limits[i]:  # type: ignore[operator]
-                    done[i] = True
-        if all(done):
-            break
-
-    results = []
-    for i, (ids, clock) in enumerate(zip(outputs, clocks)):
-        piece = clock.piece if limits[i] is None else cut(clock.piece, limits[i])  # type: ignore[arg-type]
-        song = tokenizer.to_song(piece, tempo=opts.tempo or prime_tempo, velocity=opts.velocity, time_signature=ts_override, parts=parts)
-        written = sum(len(t.notes) for t in song.tracks)  # duplicates within a part are written once
-        sound = ""
-        if fmt == "tokens":
-            text = "".join(tokenizer.render(prime_ids + ids)).rstrip("\n") + "\n"
-            results.append(text)
-            writer.write_text(text, paths[i] if paths else None, i, cfg.num)
-        else:
-            results.append(f"{written} notes")
-            sound = writer.write(song, paths[i] if paths else None)
-        if paths:
-            bar = clock.bar()
-            names = [t.name for t in song.tracks if t.notes]
-            voices = f" in {len(names)} parts ({', '.join(names)})" if tokenizer.table is not None else ""
-            warn(f"wrote {paths[i]}: {written} notes{voices}, {-(-piece.end() // bar)} bars of "
-                 f"{piece.time_signature[0]}/{piece.time_signature[1]}{sound}")
-    return results

@@ -1,0 +1,106 @@
+"""What text and music share: one token stream, one recurrent language model, and one `eval` (likelihood beside
+the n-gram baselines; with --bleu, continuations, self-BLEU, novelty and, for music, music statistics)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from seqgen import __version__
+from seqgen.config import MAX_SAMPLES
+from seqgen.errors import InputError, UsageError
+from seqgen.kinds.base import WEIGHTS, Kind, Log, Option, Values, in_panel, load_model, output_paths, refuse_existing, sample_config
+from seqgen.kinds.common import EVAL_NAMES
+
+if TYPE_CHECKING:
+    import torch
+
+    from seqgen.config import SampleConfig
+    from seqgen.data.tokenizers import Tokenizer
+    from seqgen.training.checkpoint import Run
+
+EVAL = in_panel(
+    "Text and music",
+    Option("ngram", int, 5, "Order of the Kneser–Ney n-gram baseline fitted on the train split; 0 leaves it out.", min=0),
+    Option("bleu", bool, False, "Also generate: continuation BLEU on held-out segments, self-BLEU and novelty of free samples, music statistics.", flags=("--bleu",)),
+    Option("bleu_samples", int, 100, "--bleu: held-out segments (from the test split, else validation).", min=1),
+    Option("prompt_len", int, 100, "--bleu: tokens of each segment the model reads.", min=1),
+    Option("cont_len", int, 100, "--bleu: tokens it writes, scored against the true continuation.", min=1),
+    Option("num", int, 10, "--bleu: free samples for self-BLEU, novelty and music statistics.", min=1, max=MAX_SAMPLES),
+    Option("length", int, 300, "--bleu: tokens per free sample.", min=1),
+    Option("temperature", float, 1.0, "--bleu: sampling temperature for continuations and free samples.", min=0.0),
+    Option("greedy", bool, False, "--bleu: continuations take the most likely token."),
+    Option("beam", int, help="Beam search of this width: --bleu's continuations, and an encoder-decoder's outputs.", min=1),
+    Option("novelty_n", int, help="--bleu: n-gram length for novelty (default 8 characters, 4 words, 8 music tokens).", min=1),
+)
+
+
+class LanguageModelKind(Kind):
+    """A kind whose datasets are one stream of token ids (`seqgen.data.dataset`), modelled by `rnn_lm`."""
+
+    model = "rnn_lm"
+    options = {"eval": EVAL}
+    takes = {"eval": EVAL_NAMES}
+
+    def ready_to_sample(self, run: Run, o: Values) -> tuple[SampleConfig, list[Path], torch.device, torch.nn.Module, Tokenizer]:
+        """What a language model's `sample` checks before any work (decoding settings, primer, output files), then
+        loads: the settings, the output paths, the device, the network and the tokenizer."""
+        from seqgen.levels import tokenizer_from_meta
+
+        cfg = sample_config(o)
+        cfg.check()
+        if o.prime is not None and o.prime_file is not None:
+            raise UsageError("give --prime or --prime-file, not both")
+        if o.prime_file is not None and not Path(o.prime_file).is_file():
+            raise UsageError(f"no such file: {o.prime_file}")
+        paths = output_paths(o.out, cfg.num)
+        refuse_existing(paths, o.force)
+        device, model = load_model(run, o.weights, o.device)
+        return cfg, paths, device, model, tokenizer_from_meta(run.dataset_meta)
+
+    def evaluate(self, run: Run, o: Values, log: Log) -> dict:
+        """Likelihood on a split or a file; with the options, baselines and generation figures (README, "eval output")."""
+        import numpy as np
+
+        from seqgen.evaluation.likelihood import score_ids
+        from seqgen.evaluation.report import EvalOptions, extend_report
+        from seqgen.levels import tokenizer_from_meta
+
+        options = EvalOptions(ngram=o.ngram, bleu=o.bleu, bleu_samples=o.bleu_samples, prompt_len=o.prompt_len, cont_len=o.cont_len,
+                              num=o.num, length=o.length, temperature=o.temperature, greedy=o.greedy, beam=o.beam, seed=o.seed,
+                              novelty_n=o.novelty_n)
+        options.check()
+        device, model = load_model(run, o.weights, o.device)
+        tokenizer = tokenizer_from_meta(run.dataset_meta)
+        if o.file is not None:
+            if not Path(o.file).is_file():
+                raise UsageError(f"no such file: {o.file}")
+            ids, unknown = tokenizer.encode_file(Path(o.file), o.encoding)
+            data, label = np.asarray(ids, dtype=np.int64), str(o.file)
+        else:
+            ds = self.dataset_of(run, "evaluate a text file with --file instead")
+            split = o.split or "val"
+            data, label = ds.split(split), f"{split} split"
+            unk = tokenizer.vocab.id_of("unk")
+            unknown = int((data == unk).sum()) if unk is not None else 0
+        if len(data) < 2:
+            raise InputError(f"the {label} has fewer than 2 tokens to score", "evaluate on more text")
+        result = score_ids(model, data, run.train_config.batch, run.train_config.seq_len, device)
+        assert result is not None
+        total = len(data) + (unknown if tokenizer.vocab.id_of("unk") is None else 0)
+        report = {
+            "run": str(run.path),
+            "data": label,
+            "level": run.dataset_meta.get("level"),
+            "tokens": result.tokens,
+            "unknown": unknown,
+            "unknown_rate": unknown / total if total else 0.0,
+            "nats_per_token": result.nats,
+            "bits_per_token": result.bits,
+            "perplexity": result.perplexity,
+            "weights": WEIGHTS[o.weights],
+            "weights_sha256": run.config["digests"][WEIGHTS[o.weights]],
+            "seqgen_version": __version__,
+        }
+        report.update(extend_report(run, model, tokenizer, data, result, options, device, log))
+        return report
