@@ -20,7 +20,7 @@ from seqgen.data.dataset import Dataset, check_output_folder
 from seqgen.devices import resolve_device
 from seqgen.errors import RunError, UsageError
 from seqgen.evaluation import plot as plots
-from seqgen.kinds.base import Kind, Log, Values, check_same_vocab
+from seqgen.kinds.base import Kind, Log, Values, check_same_vocab, refuse_existing
 from seqgen.kinds.common import TRAIN_NAMES
 from seqgen.kinds.pairs import attention_map
 from seqgen.kinds.registry import for_meta, for_run, for_sources, options, refuse
@@ -157,8 +157,7 @@ def sample(o: Values, warn: Log) -> list[str]:
 
 def evaluate(o: Values, log: Log) -> dict:
     """`seqgen eval`: the run's kind scores a split of its dataset (or --file), as a JSON-ready report."""
-    if o.out is not None and Path(o.out).exists() and not o.force:
-        raise UsageError(f"{o.out} already exists", "pass --force to overwrite it, or choose another --out")
+    refuse_existing([o.out] if o.out is not None else [], o.force)
     if o.file is not None and o.split is not None:
         raise UsageError("give --split or --file, not both")
     run = open_run(o.run)

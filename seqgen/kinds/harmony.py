@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seqgen.errors import UsageError
-from seqgen.kinds.base import Log, Option, Values, in_panel, load_model, sample_config
+from seqgen.kinds.base import Log, Option, Values, in_panel
 from seqgen.kinds.common import PREPARE_NAMES
 from seqgen.kinds.pairs import SAMPLE_TAKES, PairsKind, sides
 
@@ -53,18 +53,14 @@ class HarmonyKind(PairsKind):
         return prepare_harmony(sources, Path(o.out), PairsReport(), val, test, o.force, o.tracks, o.segment_bars, o.steps_per_quarter,
                                o.max_length, parse_transpose(o.transpose))
 
-    def sample(self, run: Run, o: Values, warn: Log) -> list[str]:
+    def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
+        """--input-midi: its melody harmonized; else, as any encoder-decoder, the chords of melody-token lines."""
         if o.input_midi is None:
-            return super().sample(run, o, warn)
-        cfg = sample_config(o, greedy=True)
-        cfg.check()
-        if o.out is not None and Path(o.out).exists() and not o.force:
-            raise UsageError(f"{o.out} already exists", "pass --force to overwrite it, or choose another --out")
-        device, model = load_model(run, o.weights, o.device)
+            return super().answer(run, model, device, cfg, o, warn)
         return _harmonize(run, model, device, cfg, o, warn)
 
 
-def _harmonize(run: Run, model, device, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
+def _harmonize(run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
     """A melody (MIDI file or score) -> one chord per beat -> the melody and a chord track as MIDI (or the chords as text)."""
     from seqgen.files import atomic_write_bytes
     from seqgen.models.translate import translate

@@ -4,7 +4,7 @@ the n-gram baselines; with --bleu, continuations, self-BLEU, novelty and, for mu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from seqgen import __version__
 from seqgen.config import MAX_SAMPLES
@@ -57,6 +57,13 @@ class LanguageModelKind(Kind):
         refuse_existing(paths, o.force)
         device, model = load_model(run, o.weights, o.device)
         return cfg, paths, device, model, tokenizer_from_meta(run.dataset_meta)
+
+    @staticmethod
+    def draw(model: torch.nn.Module, context: list[int], cfg: SampleConfig, device: torch.device, tokenizer: Tokenizer) -> Iterator[list[int | None]]:
+        """Each step's new token for every sample (None once a sample has ended): beam search or sampling, as asked."""
+        from seqgen.models.generate import beam_steps, sample_steps
+
+        return (beam_steps if cfg.beam else sample_steps)(model, context, cfg, device, tokenizer.vocab.id_of("eos"))
 
     def evaluate(self, run: Run, o: Values, log: Log) -> dict:
         """Likelihood on a split or a file; with the options, baselines and generation figures (README, "eval output")."""

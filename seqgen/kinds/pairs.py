@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from seqgen import __version__
 from seqgen.config import ATTENTIONS
 from seqgen.errors import InputError, RunError, UsageError
-from seqgen.kinds.base import WEIGHTS, Kind, Log, Option, Values, in_panel, load_model, sample_config, vocabularies, write_text
+from seqgen.kinds.base import WEIGHTS, Kind, Log, Option, Values, in_panel, load_model, refuse_existing, sample_config, vocabularies, write_text
 from seqgen.kinds.common import EVAL_NAMES, PREPARE_NAMES
 
 if TYPE_CHECKING:
+    from seqgen.config import SampleConfig
     from seqgen.data.pairs import PairSplit, PairsReport, Side
     from seqgen.training.checkpoint import Run
 
@@ -130,15 +131,17 @@ class PairsKind(Kind):
         return [table]
 
     def sample(self, run: Run, o: Values, warn: Log) -> list[str]:
-        """One output line per input line, in order (--num lines per input); greedy unless sampling or beam search
-        is asked for."""
-        from seqgen.models.translate import translate
-
+        """Greedy unless sampling or beam search is asked for; --out is checked before the network loads."""
         cfg = sample_config(o, greedy=True)
         cfg.check()
-        if o.out is not None and Path(o.out).exists() and not o.force:
-            raise UsageError(f"{o.out} already exists", "pass --force to overwrite it, or choose another --out")
+        refuse_existing([o.out] if o.out is not None else [], o.force)
         device, model = load_model(run, o.weights, o.device)
+        return self.answer(run, model, device, cfg, o, warn)
+
+    def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
+        """One output line per input line, in order (--num lines per input)."""
+        from seqgen.models.translate import translate
+
         source, target = sides(run)
         lines = _input_lines(o)
         encoded = [source.encode(line) for line in lines]

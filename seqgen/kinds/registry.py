@@ -101,8 +101,7 @@ def refuse(kind: Kind, verb: str, o: Values, where: object) -> None:
     for option in options(verb):
         if option.name in takes or not option.given(getattr(o, option.name, None)):
             continue
-        what = {"prepare": f"{where} would be", "train": f"{where} is"}.get(verb, f"{where} is")
-        subject = f"{what} {kind.article} {kind.noun} {WHAT[verb][:-1]}"
+        subject = f"{where} {'would be' if verb == 'prepare' else 'is'} {kind.article} {kind.noun} {WHAT[verb][:-1]}"
         owners = [k for k in KINDS if option.name in k.accepts(verb)]
         nouns = list(dict.fromkeys(k.family or k.noun for k in owners))
         if set(nouns) == {k.family or k.noun for k in KINDS if verb in k.verbs and k is not kind}:  # every other kind takes it

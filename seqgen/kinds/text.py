@@ -61,13 +61,11 @@ class TextKind(LanguageModelKind):
     def sample(self, run: Run, o: Values, warn: Log) -> list[str]:
         """Streams one sample to stdout as it is drawn, or writes --num samples (to files with --out)."""
         from seqgen.data.text import read_text_chunks
-        from seqgen.models.generate import beam_steps, sample_steps
 
         cfg, paths, device, model, tokenizer = self.ready_to_sample(run, o)
         prime_text = "".join(read_text_chunks(o.prime_file)) if o.prime_file is not None else o.prime or ""
         prime_ids = _prime_ids(tokenizer, prime_text, warn) if prime_text else []
-        eos = tokenizer.vocab.id_of("eos")
-        steps = (beam_steps if cfg.beam else sample_steps)(model, prime_ids or tokenizer.start_ids(), cfg, device, eos)
+        steps = self.draw(model, prime_ids or tokenizer.start_ids(), cfg, device, tokenizer)
         if cfg.num == 1 and not paths:
             tokens = (step[0] for step in steps if step[0] is not None)
             out_text = [prime_text]
