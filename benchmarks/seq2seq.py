@@ -7,10 +7,12 @@
 Sections:
 - `addition`, `dates`: `seqgen prepare TASK`, `seqgen train` with the defaults and a time budget (BUDGETS: 6 and 4 minutes),
   `seqgen eval --split test`: exact match on the 5,000 held-out pairs.
-- `attention`: exact match by source length with `--attention none` and with the default attention, same budget,
-  on `dates` and on reversing random strings of 5–40 letters (a TSV of pairs this script writes).
+- `attention`: exact match by source length with `--attention none`, `peek` and the default attention (`luong`),
+  same budget, on `dates` and on reversing random strings of 5–40 letters (a TSV of pairs this script writes).
 - `translation`: English -> French from the machine's gettext catalogues (`benchmarks/gettext_pairs.py`), word
-  level, 15 minutes; BLEU greedy and beam 5 on the test split, beside copying the source.
+  level (`--min-freq 2`) and subword level (`--translation-levels`), 15 minutes each; BLEU greedy and beam 5 on the
+  test split against the references as written (and, to show the difference, rebuilt from ids), beside copying the
+  source; outputs with <unk>, at the length cap, and carrying the source's placeholders.
 - `harmony`: Nottingham `--pairs melody:chords --transpose all`, 15 minutes (seq2seq.md resumes it to 30 with
   `seqgen train --resume RUN --time-limit 30m`); chord accuracy per beat vs the most-frequent-chord baseline; one
   held-out tune harmonized, rendered by fluidsynth (WAV length) and engraved by MuseScore 3 (PNG).
@@ -30,12 +32,14 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import time
 import wave
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -150,13 +154,18 @@ def reversal_tsv(path: Path, count: int, low: int = 5, high: int = 40, seed: int
 
 
 def bench_attention(b: Bench) -> list[dict]:
+    """Exact match by source length for each of `b.attentions` on each of `b.attention_tasks` (dates, reverse)."""
     rows = []
-    dates = prepare_task(b, "dates")
-    tsv = reversal_tsv(b.work / "reverse.tsv", 600 if b.quick else 40_000)
-    reverse = b.work / "data" / "reverse"
-    b.seqgen("prepare", tsv, "--pairs", "--out", reverse, "--force", "--val", 0.05, "--test", 0.05)
-    for task, data, budget in (("dates", dates, BUDGETS["dates"]), ("reverse 5-40", reverse, BUDGETS["reverse"])):
-        for attention in ("none", "luong"):
+    tasks = []
+    if "dates" in b.attention_tasks:
+        tasks.append(("dates", prepare_task(b, "dates"), BUDGETS["dates"]))
+    if "reverse" in b.attention_tasks:
+        tsv = reversal_tsv(b.work / "reverse.tsv", 600 if b.quick else 40_000)
+        reverse = b.work / "data" / "reverse"
+        b.seqgen("prepare", tsv, "--pairs", "--level", "char", "--out", reverse, "--force", "--val", 0.05, "--test", 0.05)
+        tasks.append(("reverse 5-40", reverse, BUDGETS["reverse"]))
+    for task, data, budget in tasks:
+        for attention in b.attentions:
             known = b.results.get("runs", {}).get(task, {})  # the dates section's run (luong, the default), when it ran here
             if attention == "luong" and known.get("budget") == b.budget(budget):
                 by_len = known["by_length"]
@@ -172,7 +181,34 @@ def bench_attention(b: Bench) -> list[dict]:
 # ---------------------------------------------------------------- translation
 
 
+PLACEHOLDER = re.compile(r"%(?:\d+\$)?[-+ #0']*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|ll|[hlLqjzt])?[a-zA-Z]|%\(\w+\)[sd]|\{\w*\}|(?<![\w-])--?[a-zA-Z][\w-]*")
+
+
+def placeholders(text: str) -> Counter:
+    """printf directives (`%s`, `%1$d`, `%.250s`, gcc's `%qE`), Python's `%(name)s` and `{0}`, and command-line options."""
+    return Counter(PLACEHOLDER.findall(text))
+
+
+def placeholder_share(sources: list[str], refs: list[str], hyps: list[str]) -> dict:
+    """Of the outputs whose reference keeps placeholders of the source, the share that carries every one verbatim
+    (as many times as the reference does)."""
+    due = carried = 0
+    for src, ref, hyp in zip(sources, refs, hyps):
+        wanted = placeholders(src) & placeholders(ref)
+        if wanted:
+            due += 1
+            carried += not (wanted - placeholders(hyp))
+    return {"outputs_due": due, "carried": carried, "share": round(carried / due, 4) if due else None}
+
+
 def bench_translation(b: Bench) -> list[dict]:
+    """One row per decoding for each level of `b.translation_levels`: BLEU and chrF against the references as written
+    (what eval prints) and, once, against references rebuilt from token ids (what eval printed before), outputs with
+    <unk>, outputs at the length cap, placeholders carried; eval's outputs are also checked against `sample`'s."""
+    from sacrebleu.metrics import BLEU
+
+    from seqgen.data.pairs import PairsDataset
+
     pairs, dropped, files = gettext_pairs()
     if not pairs:
         return [{"note": "no French gettext catalogues on this machine"}]
@@ -180,21 +216,40 @@ def bench_translation(b: Bench) -> list[dict]:
         pairs = random.Random(0).sample(pairs, min(len(pairs), 600))
     tsv = b.work / "en-fr.tsv"
     write_tsv(pairs, tsv)
-    data = b.work / "data" / "en-fr"
-    b.seqgen("prepare", tsv, "--pairs", "--level", "word", "--min-freq", 2, "--out", data, "--force")
-    trained = b.train(data, "en-fr", b.budget(BUDGETS["translation"]))
-    b.results.setdefault("runs", {})["translation"] = {"run": str(trained["run"]), "pairs": len(pairs), "catalogues": files, "dropped": dict(dropped)}
     rows = []
-    for label, options in (("greedy", ()), ("beam 5", ("--beam", 5))):
-        figures = b.evaluate(trained["run"], *options)
-        if not rows:
-            copy = figures["baselines"]["copy_source"]
-            rows.append({"decoding": "copy the source", "bleu": round(copy["bleu"]["score"], 2), "chrf": round(copy["chrf"]["score"], 2),
-                         "exact_match": round(copy["exact_match"], 4), "test_pairs": figures["pairs"]})
-        rows.append({"decoding": label, "bleu": round(figures["bleu"]["score"], 2), "chrf": round(figures["chrf"]["score"], 2),
-                     "exact_match": round(figures["exact_match"], 4), "test_pairs": figures["pairs"], "decode_s": figures["eval_wall_s"],
-                     "steps": trained["steps"], "train_min": round(trained["train_s"] / 60, 1), "pairs_kept": len(pairs)})
-        b.results["runs"]["translation"].setdefault("examples", figures["examples"])
+    for spec in b.translation_levels:  # a level, or level:VOCAB (subword:8000 learns 8,000 pieces)
+        level, _, vocab = spec.partition(":")
+        data = b.work / "data" / f"en-fr-{spec.replace(':', '-')}"
+        options = (*(("--min-freq", 2) if level == "word" else ()), *(("--max-vocab", vocab) if vocab else ()))
+        b.seqgen("prepare", tsv, "--pairs", "--level", level, *options, "--out", data, "--force")
+        level = spec
+        trained = b.train(data, f"en-fr-{spec.replace(':', '-')}", b.budget(BUDGETS["translation"]))
+        b.results.setdefault("runs", {})[f"translation-{level}"] = {"run": str(trained["run"]), "pairs": len(pairs), "catalogues": files,
+                                                                     "dropped": dict(dropped)}
+        ds = PairsDataset.open(data)
+        test = ds.split("test")
+        sources, refs = ds.texts("test", "src"), ds.texts("test", "tgt")
+        rebuilt = [ds.target.decode(test.target(i)) for i in range(len(test))]
+        for label, options in (("greedy", ()), ("beam 5", ("--beam", 5))):
+            figures = b.evaluate(trained["run"], *options)
+            hyps_file = trained["run"].parent / f"{trained['run'].name}-test-{label.replace(' ', '')}.txt"
+            b.seqgen("sample", trained["run"], "--input-file", data / "test.src.txt", "--out", hyps_file, "--force", *options)
+            hyps = hyps_file.read_text(encoding="utf-8").split("\n")[:-1]
+            same_bleu = BLEU().corpus_score(hyps, [refs]).score
+            if not any(r["level"] == level for r in rows):
+                copy = figures["baselines"]["copy_source"]
+                rows.append({"level": level, "decoding": "copy the source", "bleu": round(copy["bleu"]["score"], 2), "chrf": round(copy["chrf"]["score"], 2),
+                             "bleu_rebuilt_refs": round(BLEU().corpus_score(sources, [rebuilt]).score, 2), "exact_match": round(copy["exact_match"], 4),
+                             "test_pairs": figures["pairs"]})
+            rows.append({"level": level, "decoding": label, "bleu": round(figures["bleu"]["score"], 2), "chrf": round(figures["chrf"]["score"], 2),
+                         "bleu_rebuilt_refs": round(BLEU().corpus_score(hyps, [rebuilt]).score, 2), "exact_match": round(figures["exact_match"], 4),
+                         "sample_bleu_equal": abs(same_bleu - figures["bleu"]["score"]) < 1e-9,
+                         "outputs_with_unk": sum("<unk>" in h for h in hyps), "at_length_cap": figures["decoding"]["at_length_cap"],
+                         **{f"placeholders_{k}": v for k, v in placeholder_share(sources, refs, hyps).items()},
+                         "test_pairs": figures["pairs"], "decode_s": figures["eval_wall_s"],
+                         "steps": trained["steps"], "train_min": round(trained["train_s"] / 60, 1), "val_loss": trained["best_val_loss"],
+                         "vocab": f"{len(ds.source.vocab)}/{len(ds.target.vocab)}", "pairs_kept": len(pairs)})
+            b.results["runs"][f"translation-{level}"].setdefault("examples", figures["examples"])
     return rows
 
 
@@ -413,7 +468,7 @@ SECTIONS = {
     "addition": ("addition, 3 digits, 50,000 training pairs: exact match on 5,000 test sums", lambda b: bench_task(b, "addition", 0.99)),
     "dates": ("dates: exact match on 5,000 test dates", lambda b: bench_task(b, "dates", 0.995)),
     "attention": ("Exact match by source length, without and with attention, same budget", bench_attention),
-    "translation": ("English → French (gettext catalogues), word level: BLEU on the test split", bench_translation),
+    "translation": ("English → French (gettext catalogues): BLEU on the test split, by level", bench_translation),
     "harmony": ("Nottingham melody → chords: chord accuracy per beat on held-out tunes", bench_harmony),
     "speed": ("Speed: training (target tokens/s) vs a bare PyTorch loop; beam search batched vs one at a time", bench_speed),
     "quickstart": ("The README's quick start on addition, end to end", bench_quickstart),
@@ -425,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny data, budgets of seconds")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for every run (default: physical cores)")
+    parser.add_argument("--attentions", default="none,peek,luong", help="decoders of the attention section, comma-separated")
+    parser.add_argument("--attention-tasks", default="dates,reverse", help="tasks of the attention section, comma-separated")
+    parser.add_argument("--translation-levels", default="word,subword", help="levels of the translation section, comma-separated")
     parser.add_argument("--quickstart-budget", default=BUDGETS["quickstart"], help="--time-limit of the quick-start run")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/seqgen-s2s-bench"), help="datasets, runs and rendered files")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "seq2seq.json", help="where to write the results")
@@ -434,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = sections_wanted(parser, args.only, SECTIONS)
     b = Bench(args)
     b.args_quickstart = args.quickstart_budget
+    b.translation_levels = args.translation_levels.split(",")
+    b.attentions, b.attention_tasks = args.attentions.split(","), args.attention_tasks.split(",")
     info = {**machine(), "load_before": os.getloadavg()[0]}
     results: dict = {"machine": info, "quick": args.quick}
     markdown = [f"Measured {info['date']} on {info['cpu']} ({info['logical_cpus']} CPUs), {info['threads']} torch threads, torch {info['torch']}, "

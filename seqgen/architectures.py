@@ -69,7 +69,7 @@ LANGUAGE_MODEL = Architecture(
 
 def _seq2seq_describe(cfg: Seq2SeqConfig, ds: PairsDataset) -> str:
     encoder = f"{'bidirectional ' if cfg.bidirectional else ''}{cfg.layers}×{cfg.hidden} {cfg.cell.upper()} encoder"
-    attention = "no attention" if cfg.attention == "none" else f"{cfg.attention} attention"
+    attention = {"none": "no attention", "peek": "the source's summary at every step"}.get(cfg.attention, f"{cfg.attention} attention")
     return (f"{encoder}, {cfg.layers}×{cfg.hidden} decoder with {attention}, vocabularies {cfg.src_vocab:,} → {cfg.tgt_vocab:,}, "
             f"{ds.meta['splits']['train']:,} training pairs")
 

@@ -85,7 +85,7 @@ class ModelConfig:
         return self.vocab_size * self.embed + recurrent_parameters(self.cell, self.embed, self.hidden, self.layers) + head + self.vocab_size
 
 
-ATTENTIONS = ("bahdanau", "luong", "none")
+ATTENTIONS = ("bahdanau", "luong", "peek", "none")
 
 
 @dataclass
@@ -103,7 +103,7 @@ class Seq2SeqConfig:
     embed: int = 128  # embedding width, both sides
     dropout: float = 0.2  # on embeddings, between layers and before the output layer
     bidirectional: bool = True  # the encoder reads the source both ways
-    attention: str = "luong"  # bahdanau (additive) | luong (general, with input feeding) | none (final state only)
+    attention: str = "luong"  # bahdanau (additive) | luong (general, with input feeding) | peek (the summary at every step) | none (final state only)
     tie_weights: bool = False  # share the target embedding and the output matrix (needs embed == hidden)
     teacher_forcing: float = 1.0  # share of decoder inputs taken from the reference in training; below 1, scheduled sampling
 
@@ -118,7 +118,7 @@ class Seq2SeqConfig:
         """An upper bound close enough to refuse a typo before anything is allocated."""
         dirs = 2 if self.bidirectional else 1
         encoder = self.src_vocab * self.embed + recurrent_parameters(self.cell, self.embed, self.hidden, self.layers, dirs)
-        decoder_in = self.embed + (self.hidden if self.attention == "luong" else dirs * self.hidden if self.attention == "bahdanau" else 0)
+        decoder_in = self.embed + (self.hidden if self.attention == "luong" else dirs * self.hidden if self.attention in ("bahdanau", "peek") else 0)
         decoder = self.tgt_vocab * self.embed + recurrent_parameters(self.cell, decoder_in, self.hidden, self.layers)
         attention = (dirs + 2) * self.hidden * self.hidden * 2
         head = 0 if self.tie_weights else self.tgt_vocab * self.hidden

@@ -6,13 +6,14 @@ tokenizer interface (`seqgen.data.tokenizers`) knows none of its implementations
 
 from __future__ import annotations
 
+from seqgen.data.subword import SubwordTokenizer
 from seqgen.data.text import CharTokenizer, WordTokenizer
 from seqgen.data.tokenizers import Tokenizer
 from seqgen.data.vocab import Vocabulary
 from seqgen.errors import RunError
 from seqgen.music.tokens import MelodyTokenizer, NotesTokenizer
 
-TOKENIZERS: dict[str, type[Tokenizer]] = {cls.level: cls for cls in (CharTokenizer, WordTokenizer, MelodyTokenizer, NotesTokenizer)}
+TOKENIZERS: dict[str, type[Tokenizer]] = {cls.level: cls for cls in (CharTokenizer, WordTokenizer, SubwordTokenizer, MelodyTokenizer, NotesTokenizer)}
 
 
 def tokenizer_from_meta(meta: dict) -> Tokenizer:

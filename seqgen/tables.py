@@ -132,7 +132,9 @@ def pairs_tables(report: dict) -> list[Table]:
     lik.caption = f"unknown target tokens {report['unknown']:,} ({report['unknown_rate']:.2%}) · {report['weights']} sha256 {report['weights_sha256'][:12]}"
     dec = report["decoding"]
     how = f"beam search, width {dec['beam']}, length penalty {dec['length_penalty']:g}" if dec["method"] == "beam" else "greedy"
-    out = Table(title=f"decoded outputs ({how}, at most {dec['max_length']} tokens)")
+    cap = dec.get("length_cap")
+    most = f"ceil({cap['slope']:g}·n + {cap['intercept']:g}) + 1 tokens for a source of n" if cap else f"{dec['max_length']} tokens"
+    out = Table(title=f"decoded outputs ({how}, at most {most})")
     name, base = next(iter(report["baselines"].items()))
     out.add_column("")
     out.add_column("network", justify="right", style="bold")
@@ -144,7 +146,11 @@ def pairs_tables(report: dict) -> list[Table]:
         rows.append(("chord accuracy per beat", lambda f: _pct(f.get("chord_accuracy"))))
     for label, cell in rows:
         out.add_row(label, cell(report), cell(base))
-    out.caption = f"{report['bleu']['signature']}\n{report['chrf']['signature']}"
+    if "at_length_cap" in dec:
+        out.add_row("outputs at the length cap", f"{dec['at_length_cap']:,} ({dec['at_length_cap_rate']:.1%})", "")
+    refs = report.get("references", "text")
+    out.caption = (f"references: {'as written in the source file' if refs == 'text' else refs}\n"
+                   f"{report['bleu']['signature']}\n{report['chrf']['signature']}")
     lengths = Table(title="exact match by source length")
     for col in ("source tokens", "pairs", "exact match"):
         lengths.add_column(col, justify="right")

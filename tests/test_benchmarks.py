@@ -59,3 +59,15 @@ def test_gettext_catalogues_parse_into_pairs(tmp_path):
     assert list(mo_entries(mo)) == entries
     assert clean("_Open file") == "Open file" and clean("&Ouvrir") == "Ouvrir"
     assert clean("%s: %d") is None and clean("two\nlines") is None and clean("save_as_dialog") == "save_as_dialog"
+
+
+def test_placeholders_a_translation_must_carry_are_counted_verbatim():
+    """The gettext benchmark's placeholder share: printf directives, gcc's %qE, Python's %(name)s and {0}, options."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from seq2seq import placeholder_share, placeholders
+
+    assert sorted(placeholders("nommé %qE: %1$s %.250s %(name)s {0} --no-x -f et 100%")) == sorted(
+        ["%qE", "%1$s", "%.250s", "%(name)s", "{0}", "--no-x", "-f"])
+    share = placeholder_share(["file %s: %d bytes", "no placeholder", "%s and %s"], ["fichier %s : %d octets", "rien", "%s et %s"],
+                              ["fichier %s : % d octets", "rien", "%s et %s"])
+    assert share == {"outputs_due": 2, "carried": 1, "share": 0.5}  # "% d" is not "%d"; a placeholder twice must be there twice

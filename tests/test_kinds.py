@@ -81,9 +81,9 @@ def test_train_help_shows_each_architectures_default():
 
 def test_levels_and_kinds_of_prepare_come_from_the_kinds():
     level, kind = (next(o for o in options("prepare") if o.name == name) for name in ("level", "kind"))
-    assert level.choices == ("char", "word", "melody", "notes", "frames")
+    assert level.choices == ("char", "word", "subword", "melody", "notes", "frames")
     assert kind.choices == ("text", "music", "pairs", "frames")
-    assert "char or word for text" in level.help and "frames: a piano roll" in level.help
+    assert "char, word or subword (sentencepiece, learnt from the training split) for text" in level.help and "frames: a piano roll" in level.help
 
 
 def test_a_refusal_names_the_kinds_that_take_the_option_and_says_what_this_one_is():

@@ -17,6 +17,7 @@ import numpy as np
 
 from seqgen.data import corpora
 from seqgen.data.dataset import DatasetWriter, check_inputs_outside, check_split_fractions, duplicate_reason, split_sizes, write_dataset
+from seqgen.data.subword import SubwordTokenizer, lossy_lines
 from seqgen.data.text import CharTokenizer, WordTokenizer, read_text_chunks, text_to_words
 from seqgen.data.tokenizers import Tokenizer
 from seqgen.errors import InputError, UsageError
@@ -160,8 +161,8 @@ def prepare_text(
     max_vocab: int | None = None,
 ) -> PrepareReport:
     check_split_fractions(val, test)
-    if level not in ("char", "word"):
-        raise UsageError(f"--level must be char or word for text, not {level!r}")
+    if level not in ("char", "word", "subword"):
+        raise UsageError(f"--level must be char, word or subword for text, not {level!r}")
     if min_freq < 1:
         raise UsageError(f"--min-freq must be at least 1, got {min_freq}")
     if max_vocab is not None and max_vocab < 3:
@@ -173,11 +174,23 @@ def prepare_text(
     sources = _scan(sources, explicit, report)
 
     tokenizer: Tokenizer
+    extra_files: dict[str, bytes] = {}
+    lossy = None
     if level == "char":
         tokenizer = CharTokenizer.fit(_source_texts(sources))
         total = report.characters + sum(1 for s in sources if s.needs_newline)
         sizes = split_sizes(total, val, test)
         ids_stream = (tokenizer.encode_array(chunk)[0] for chunk in _source_texts(sources))
+    elif level == "subword":  # split by characters, as the char level; the model learns from the training split only
+        text = "".join(_source_texts(sources))
+        bounds = np.cumsum([0, *split_sizes(len(text), val, test).values()])
+        parts = [text[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        tokenizer = SubwordTokenizer.learn(parts[0], max_vocab, lowercase)
+        encoded = [tokenizer.encode_array(part) for part in parts]
+        sizes = {name: len(ids) for name, ids in zip(("train", "val", "test"), encoded)}
+        ids_stream = iter(encoded)
+        extra_files = {"subword.model": tokenizer.model.proto}
+        lossy = lossy_lines(text.split("\n"))
     else:
         words = text_to_words("".join(_source_texts(sources)), lowercase)
         sizes = split_sizes(len(words), val, test)
@@ -202,7 +215,13 @@ def prepare_text(
     if sizes["train"] < 2:
         raise InputError(f"the corpus is too small: {sum(sizes.values())} tokens", "pass more text or lower --val/--test")
 
-    stats = {"characters": report.characters, "unknown": report.unknown}
-    report.splits = write_dataset(Path(out), tokenizer, force, lambda writer: _write_splits(writer, ids_stream, sizes), report.sources, report.skipped, stats)
+    stats = {"characters": report.characters, "unknown": report.unknown, **({"subword_lossy_lines": lossy} if lossy is not None else {})}
+
+    def fill(writer: DatasetWriter) -> None:
+        _write_splits(writer, ids_stream, sizes)
+        for name, data in extra_files.items():  # the subword model, for sentencepiece's own tools (meta.json carries it too)
+            writer.file(name).write(data)
+
+    report.splits = write_dataset(Path(out), tokenizer, force, fill, report.sources, report.skipped, stats)
     report.vocab_size = len(tokenizer.vocab)
     return report

@@ -1,34 +1,34 @@
 """What `seqgen eval` reports for an encoder–decoder run: the target side's likelihood under teacher forcing, and
-on decoded outputs sacrebleu's corpus BLEU and chrF, exact match (and, for harmonization, chord accuracy per beat),
-beside the baselines a reader needs: copying the source (text), or the most frequent chord for the beat's melody
-(harmonization). Exact match is also given by source length, the table that shows what attention buys.
+on the outputs (decoded by the caller exactly as `sample` decodes) sacrebleu's corpus BLEU and chrF against the
+references as written, exact match (and, for harmonization, chord accuracy per beat) and how many outputs ran to
+their length cap, beside the baselines a reader needs: copying the source (text), or the most frequent chord for
+the beat's melody (harmonization). Exact match is also given by source length, the table that shows what attention
+buys.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from seqgen.config import SampleConfig
-from seqgen.data.pairs import PairSplit, Side
-from seqgen.models.translate import translate
+from seqgen.data.pairs import PairSplit
 from seqgen.training.pairs import score_pairs
 
-Log = Callable[[str], None]
 LENGTH_BUCKETS = (10, 20, 30, 40, 60, 80, 120)  # source lengths (tokens) at which the by-length table is cut
 
 
 @dataclass
-class PairsEvalOptions:
-    beam: int | None = None  # beam search of this width; None: greedy
-    length_penalty: float = 1.0
-    max_length: int | None = None  # longest output; default from the data
-    batch: int = 64
-    seed: int = 1234
+class Decoded:
+    """An encoder-decoder's outputs for a list of sources, as `sample` prints them (one per source here)."""
+
+    texts: list[str]
+    at_cap: list[bool]  # the output stopped at its length cap, not at <eos>
+    source_tokens: list[int]  # each source's length in tokens
+    settings: dict  # method, beam, length_penalty, max_length (how the cap was set)
 
 
 def chrf(hyps: Sequence[str], refs: Sequence[str]) -> dict:
@@ -93,42 +93,33 @@ def most_frequent_chord(train_sources: Sequence[Sequence[str]], train_targets: S
     return out
 
 
-def evaluate_pairs(model: torch.nn.Module, split: PairSplit, source: Side, target: Side, opts: PairsEvalOptions,
-                   device: torch.device, harmony: dict | None, train: PairSplit | None, log: Log) -> dict:
-    """Every figure of a pairs run on one split (the keys under README, "eval output", pairs runs); `harmony`: the
-    dataset's harmony settings (steps per quarter, segment bars) for melody -> chords runs."""
-    lik = score_pairs(model, split, opts.batch, device)
+def evaluate_pairs(model: torch.nn.Module, split: PairSplit, decoded: Decoded, sources: Sequence[str], refs: Sequence[str],
+                   target_level: str, batch: int, device: torch.device, harmony: dict | None,
+                   train: tuple[list[str], list[str]] | None) -> dict:
+    """Every figure of a pairs run on one split (the keys under README, "eval output", pairs runs), from the outputs
+    `decoded` for `sources` (decoded as `sample` decodes them), scored against `refs`. `harmony`: the dataset's
+    harmony settings (steps per quarter, segment bars) for melody -> chords runs, with `train` its training texts."""
+    lik = score_pairs(model, split, batch, device)
     assert lik is not None
-    sources = [split.source(i).astype(np.int64).tolist() for i in range(len(split))]
-    refs_ids = [split.target(i).astype(np.int64).tolist() for i in range(len(split))]
-    longest = int(max((len(r) for r in refs_ids), default=1))
-    max_length = opts.max_length or max(20, 2 * longest)
-    cfg = SampleConfig(greedy=opts.beam is None, beam=opts.beam, seed=opts.seed, length=max_length)
-    log(f"decoding {len(sources):,} inputs ({'beam ' + str(opts.beam) if opts.beam else 'greedy'}) …")
-    outputs = translate(model, sources, cfg, device, max_length, opts.length_penalty, opts.batch)
-    hyps = [target.decode(out[0]) for out in outputs]
-    refs = [target.decode(r) for r in refs_ids]
-    tokenize = "none" if target.level == "tokens" else "13a"
+    hyps = decoded.texts
+    tokenize = "none" if target_level == "tokens" else "13a"
     report = {
         "pairs": len(split),
         **lik.figures(),
-        "decoding": {"method": "beam" if opts.beam else "greedy", "beam": opts.beam, "length_penalty": opts.length_penalty, "max_length": max_length},
+        "decoding": {**decoded.settings, "at_length_cap": sum(decoded.at_cap), "at_length_cap_rate": float(np.mean(decoded.at_cap)) if hyps else 0.0},
         **text_figures(hyps, refs, tokenize),
     }
-    report["by_length"] = by_length([len(s) for s in sources], [h == r for h, r in zip(hyps, refs)])
-    src_texts = [source.decode(s) for s in sources]
+    report["by_length"] = by_length(decoded.source_tokens, [h == r for h, r in zip(hyps, refs)])
     if harmony:
         hyp_chords, ref_chords = [h.split() for h in hyps], [r.split() for r in refs]
         report["chord_accuracy"] = chord_accuracy(hyp_chords, ref_chords)
         baseline: dict = {}
         if train is not None:  # fitted on the tunes as written: transposed copies would blur a table keyed by pitch class
-            originals = len(train) - harmony.get("copies", 0)
-            tr_src = [source.decode(train.source(i)).split() for i in range(originals)]
-            tr_tgt = [target.decode(train.target(i)).split() for i in range(originals)]
-            guess = most_frequent_chord(tr_src, tr_tgt, [s.split() for s in src_texts], harmony["steps_per_quarter"])
+            split = lambda texts: [t.split() for t in texts]  # noqa: E731
+            guess = most_frequent_chord(split(train[0]), split(train[1]), split(sources), harmony["steps_per_quarter"])
             baseline = {"chord_accuracy": chord_accuracy(guess, ref_chords), **text_figures([" ".join(g) for g in guess], refs, tokenize)}
         report["baselines"] = {"most_frequent_chord": baseline or None}
     else:
-        report["baselines"] = {"copy_source": text_figures(src_texts, refs, tokenize)}
-    report["examples"] = [{"source": s, "output": h, "reference": r} for s, h, r in list(zip(src_texts, hyps, refs))[:5]]
+        report["baselines"] = {"copy_source": text_figures(list(sources), refs, tokenize)}
+    report["examples"] = [{"source": s, "output": h, "reference": r} for s, h, r in list(zip(sources, hyps, refs))[:5]]
     return report

@@ -106,6 +106,7 @@ EVAL = (
     Option("as_json", bool, False, 'Print one JSON object on stdout (keys: README, "eval output").', flags=("--json",)),
     DEVICE,
     Option("seed", int, 1234, "Random seed for every draw.", min=0, max=MAX_SEED),
+    Option("beam", int, min=1, help="Beam search of this width: an encoder-decoder's outputs (greedy without it, as `sample`); with --bleu, the continuations."),
     Option("out", Path, flags=("--out", "-o"), help="Also write the JSON report to this file."),
     Option("force", bool, False, "Overwrite an existing --out file."),
 )

@@ -29,7 +29,7 @@ class HarmonyKind(PairsKind):
     noun, article = "melody -> chords", "a"
     levels = ()
     level_help = ""
-    options = {"prepare": PREPARE, "sample": SAMPLE}
+    options = {"prepare": PREPARE, "sample": SAMPLE, "eval": PairsKind.options["eval"]}
     takes = {
         "prepare": (PREPARE_NAMES - {"level"}) | {"pairs", "tracks", "steps_per_quarter", "transpose", "max_length"},
         "sample": SAMPLE_TAKES | {"input", "input_file", "length_penalty", "max_length"},

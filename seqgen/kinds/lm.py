@@ -30,7 +30,6 @@ EVAL = in_panel(
     Option("length", int, 300, "--bleu: tokens per free sample.", min=1),
     Option("temperature", float, 1.0, "--bleu: sampling temperature for continuations and free samples.", min=0.0),
     Option("greedy", bool, False, "--bleu: continuations take the most likely token."),
-    Option("beam", int, help="Beam search of this width: --bleu's continuations, and an encoder-decoder's outputs.", min=1),
     Option("novelty_n", int, help="--bleu: n-gram length for novelty (default 8 characters, 4 words, 8 music tokens).", min=1),
 )
 

@@ -23,18 +23,23 @@ from seqgen.kinds.common import EVAL_NAMES, PREPARE_NAMES
 if TYPE_CHECKING:
     from seqgen.config import SampleConfig
     from seqgen.data.pairs import PairSplit, PairsReport, Side
+    from seqgen.evaluation.pairs import Decoded
     from seqgen.training.checkpoint import Run
 
-SIDE_LEVELS = ("char", "word", "tokens")  # seqgen.data.pairs.SIDE_LEVELS, without loading numpy for --help
+SIDE_LEVELS = ("char", "word", "subword", "tokens")  # seqgen.data.pairs.SIDE_LEVELS, without loading numpy for --help
 
 PREPARE = in_panel(
     "Encoder–decoder",
     Option("pairs", choices=("text", "melody:chords"), help="Make (source, target) pairs for an encoder-decoder: text (TSV lines source<TAB>target; --pairs alone means this) or melody:chords (music: a melody track and its chords, one chord per beat)."),
     Option("source", Path, help="Pairs: the source side, one per line (with --target, line-aligned)."),
     Option("target", Path, help="Pairs: the target side, line i pairs with line i of --source."),
-    Option("source_level", choices=SIDE_LEVELS, help="Pairs: how the source side is cut into tokens.", default_help="--level, else char"),
-    Option("target_level", choices=SIDE_LEVELS, help="Pairs: how the target side is cut into tokens.", default_help="--level, else char"),
-    Option("shared_vocab", bool, False, "Pairs: one vocabulary for both sides (needs the same level on both)."),
+    Option("source_level", choices=SIDE_LEVELS, help="Pairs: how the source side is cut into tokens.",
+           default_help="--level, else subword for files and char for built-in tasks"),
+    Option("target_level", choices=SIDE_LEVELS, help="Pairs: how the target side is cut into tokens.",
+           default_help="--level, else subword for files and char for built-in tasks"),
+    Option("shared_vocab", bool, flags=("--shared-vocab/--separate-vocab",), default_help="subword: shared; char and word: separate",
+           help="Pairs: one vocabulary for both sides (needs the same level on both). A shared subword model cuts a name, an option or a "
+                "placeholder the same way on both sides, so the decoder can copy it piece by piece (Sennrich et al. 2016's joint BPE)."),
     Option("max_length", int, 200, "Pairs: a pair with a side longer than this many tokens is skipped and counted.", min=1, max=10_000),
     Option("count", int, 60_000, "Built-in pair tasks (addition, dates): distinct pairs to generate, all splits together.", min=10),
     Option("digits", int, 3, "Built-in task addition: digits per operand.", min=1, max=30),
@@ -42,7 +47,8 @@ PREPARE = in_panel(
 TRAIN = in_panel(
     "Encoder–decoder",
     Option("bidirectional", bool, flags=("--bidirectional/--no-bidirectional",), help="Pairs: the encoder reads the source both ways."),
-    Option("attention", choices=ATTENTIONS, help="Pairs: bahdanau (additive), luong (general, input feeding) or none (final state only)."),
+    Option("attention", choices=ATTENTIONS, help="Pairs: bahdanau (additive), luong (general, input feeding), peek (no attention; the "
+                                                 "source's summary read at every step, Cho et al. 2014) or none (the summary as the first state only)."),
     Option("teacher_forcing", float, min=0.0, max=1.0, help="Pairs: share of decoder inputs taken from the reference in training; below 1, scheduled sampling."),
 )
 SAMPLE = in_panel(
@@ -50,7 +56,15 @@ SAMPLE = in_panel(
     Option("input", help="Encoder-decoder runs: the input to answer, translate or harmonize (one per line)."),
     Option("input_file", Path, help="Encoder-decoder runs: inputs, one per line ('-': standard input, as when neither is given)."),
     Option("length_penalty", float, 1.0, "Beam search: a hypothesis's log-probability is divided by its length to this power.", min=0.0, max=10.0),
-    Option("max_length", int, help="Encoder-decoder runs: longest output in tokens (default: twice the longest training target, at least 20).", min=1, max=10_000),
+    MAX_OUTPUT := Option("max_length", int, min=1, max=10_000, help="Encoder-decoder runs: longest output in tokens.",
+                         default_help="for a source of n tokens, ceil(a·n + b) + 1, the line fitted on the training pairs and <eos>"),
+)
+EVAL = in_panel(
+    "Encoder–decoder",
+    Option("length_penalty", float, 1.0, "--beam: a hypothesis's log-probability is divided by its length to this power, as in `sample`.", min=0.0, max=10.0),
+    MAX_OUTPUT,
+    Option("outputs", Path, help="Also write the decoded outputs to this file, one line per pair in order: what `sample --input-file` prints "
+                                 "for the same sources."),
 )
 # what an encoder-decoder's `sample` uses of the common options: its decoding, never a primer
 SAMPLE_TAKES = frozenset(("run", "temperature", "top_k", "top_p", "greedy", "num", "seed", "out", "weights", "device", "force", "beam"))
@@ -60,13 +74,14 @@ class PairsKind(Kind):
     name = "pairs"
     noun, article = "encoder-decoder", "an"
     model = "seq2seq"
-    levels = ("char", "word")
-    level_help = "char or word for both sides of text pairs (--source-level and --target-level set one side)"
-    options = {"prepare": PREPARE, "train": TRAIN, "sample": SAMPLE}
+    levels = ("char", "word", "subword")
+    level_help = ("char, word or subword for both sides of text pairs (default: subword for files, the level that translates best in "
+                  "benchmarks/seq2seq.md; char for the built-in tasks; --source-level and --target-level set one side)")
+    options = {"prepare": PREPARE, "train": TRAIN, "sample": SAMPLE, "eval": EVAL}
     takes = {
         "prepare": PREPARE_NAMES | {"encoding", "lowercase", "min_freq", "max_vocab"},
         "sample": SAMPLE_TAKES,
-        "eval": EVAL_NAMES | {"beam"},
+        "eval": EVAL_NAMES,
     }
     hints = {"sample": "give --input or --input-file; --max-length caps an output's tokens",
              "eval": "an encoder-decoder's eval always decodes the split and scores it: BLEU, chrF, exact match"}
@@ -90,14 +105,17 @@ class PairsKind(Kind):
         from seqgen.data.pairs import PairsReport, pair_sources, prepare_pairs
 
         val, test = self.fractions(sources, o)
-        if o.level not in (None, "char", "word"):
-            raise UsageError(f"--level {o.level} is not a level of text pairs", "use --level char or word, or --source-level/--target-level")
+        if o.level not in (None, *self.levels):
+            raise UsageError(f"--level {o.level} is not a level of text pairs", "use --level char, word or subword, or --source-level/--target-level")
         check_inputs_outside(o.out, [Path(p) for p in [*sources, o.source, o.target] if p is not None and Path(p).exists()])
         report = PairsReport()
         pairs = pair_sources(sources, o.source, o.target, report, o.count, val, test, o.digits, encoding=o.encoding)
-        level = o.level or "char"
-        return prepare_pairs(pairs, Path(o.out), report, o.source_level or level, o.target_level or level, val, test, o.force,
-                             o.shared_vocab, o.lowercase, o.min_freq, o.max_vocab, o.max_length)
+        generated = any(not Path(s).exists() for s in sources)  # addition, dates: strings of characters
+        level = o.level or ("char" if generated else "subword")
+        source_level, target_level = o.source_level or level, o.target_level or level
+        shared = o.shared_vocab if o.shared_vocab is not None else source_level == target_level == "subword"
+        return prepare_pairs(pairs, Path(o.out), report, source_level, target_level, val, test, o.force,
+                             shared, o.lowercase, o.min_freq, o.max_vocab, o.max_length)
 
     @staticmethod
     def fractions(sources: list[str], o: Values) -> tuple[float, float]:
@@ -124,6 +142,9 @@ class PairsKind(Kind):
         for split in ("train", "val", "test"):
             tokens = report.tokens.get(split, {})
             table.add_row(f"{split} tokens", f"{tokens.get('source', 0):,} source, {tokens.get('target', 0):,} target")
+        table.add_row("levels (source > target)", report.levels)
+        if report.subword:
+            table.add_row("subword", report.subword)
         table.add_row("vocabulary", f"{report.vocab_sizes['source']:,} source, {report.vocab_sizes['target']:,} target")
         unknown = sum(report.unknown.get(s, 0) for s in ("val", "test"))
         if unknown:
@@ -140,18 +161,15 @@ class PairsKind(Kind):
 
     def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
         """One output line per input line, in order (--num lines per input)."""
-        from seqgen.models.translate import translate
-
-        source, target = sides(run)
+        source, _ = sides(run)
         lines = _input_lines(o)
         encoded = [source.encode(line) for line in lines]
         unknown = sum(u for _, u in encoded)
         if unknown:
             warn(f"warning: {unknown} input token(s) are not in the source vocabulary and read as <unk>")
-        max_length = o.max_length or max(20, 2 * int(run.dataset_meta.get("stats", {}).get("max_target", 0) or 50))
-        outputs = translate(model, [ids for ids, _ in encoded], cfg, device, max_length, o.length_penalty)
-        texts = [target.decode(ids) if line.strip() else "" for line, hyps in zip(lines, outputs) for ids in hyps]
-        body = "".join(t.replace("\n", " ") + "\n" for t in texts)
+        decoded = decode(run, model, device, [ids for ids, _ in encoded], cfg, o.max_length, o.length_penalty, warn)
+        texts = [text if line.strip() else "" for line, text in zip((line for line in lines for _ in range(cfg.num)), decoded.texts)]
+        body = _lines(texts)
         if o.out is not None:
             write_text(Path(o.out), body)
             warn(f"wrote {o.out} ({len(texts):,} lines)")
@@ -161,15 +179,17 @@ class PairsKind(Kind):
         return texts
 
     def evaluate(self, run: Run, o: Values, log: Log) -> dict:
-        """The target likelihood, BLEU, chrF, exact match (chord accuracy), baselines."""
+        """The target likelihood; outputs decoded as `sample` decodes them, scored against the references as written
+        (BLEU, chrF, exact match, chord accuracy); the baselines."""
         import numpy as np
 
+        from seqgen.config import SampleConfig
         from seqgen.data.pairs import PairsDataset
-        from seqgen.evaluation.pairs import PairsEvalOptions, evaluate_pairs
+        from seqgen.evaluation.pairs import evaluate_pairs
         from seqgen.evaluation.report import provenance, vocab_digest
 
+        refuse_existing([o.outputs] if o.outputs is not None else [], o.force)
         device, model = load_model(run, o.weights, o.device)
-        opts = PairsEvalOptions(beam=o.beam, seed=o.seed)
         source, target = sides(run)
         ds_path = Path(run.config.get("dataset_path", ""))
         ds = PairsDataset.open(ds_path) if (ds_path / "meta.json").is_file() else None
@@ -178,27 +198,89 @@ class PairsKind(Kind):
         if o.file is not None:
             if not Path(o.file).is_file():
                 raise UsageError(f"no such file: {o.file}")
-            data, label = _pairs_of_file(Path(o.file), source, target, o.encoding), str(o.file)
+            data, texts, label = *_pairs_of_file(Path(o.file), source, target, o.encoding), str(o.file)
+            references = "text"
         else:
             if ds is None:
                 raise RunError(f"the run's dataset {ds_path} is gone or changed", "evaluate a TSV file of pairs with --file instead")
             split = o.split or "val"
             data, label = ds.split(split), f"{split} split"
+            sources, refs = ds.texts(split, "src"), ds.texts(split, "tgt")
+            texts, references = (sources, refs), "text"
+            if sources is None or refs is None:
+                log(f"warning: {ds_path} was prepared before seqgen kept the pairs' text: references are rebuilt from token ids "
+                    "(unknown words read <unk>, spacing remade), which flatters BLEU; run `seqgen prepare` again")
+                texts, references = None, "rebuilt from token ids"
         if len(data) == 0:
             raise InputError(f"the {label} holds no pairs", "evaluate another split or a file")
+        cfg = SampleConfig(greedy=o.beam is None, beam=o.beam, seed=o.seed)  # what `sample` does without decoding options
+        if texts is not None:
+            log(f"decoding {len(data):,} inputs ({_method(cfg)}) …")
+            decoded = decode(run, model, device, [source.encode(t)[0] for t in texts[0]], cfg, o.max_length, o.length_penalty, log)
+            sources, refs = texts
+        else:  # an old dataset: its ids are all there is
+            ids = [data.source(i).astype(np.int64).tolist() for i in range(len(data))]
+            decoded = decode(run, model, device, ids, cfg, o.max_length, o.length_penalty, log)
+            sources, refs = [source.decode(x) for x in ids], [target.decode(data.target(i)) for i in range(len(data))]
+        if o.outputs is not None:
+            write_text(Path(o.outputs), _lines(decoded.texts))
         harmony = run.dataset_meta.get("harmony")  # melody -> chords runs: chord accuracy and the most-frequent-chord baseline
-        if harmony is not None:  # the transposed copies (prepare --transpose) end the training split
-            harmony = {**harmony, "copies": run.dataset_meta.get("stats", {}).get("transposed", 0)}
+        train = _training_texts(ds, source, target, run.dataset_meta) if harmony is not None and ds is not None else None
         unk = target.vocab.index["<unk>"]
         unknown = int((np.asarray(data.tgt) == unk).sum())
-        figures = evaluate_pairs(model, data, source, target, opts, device, harmony, ds.split("train") if ds is not None else None, log)
+        figures = evaluate_pairs(model, data, decoded, sources, refs, target.level, 64, device, harmony, train)
         weights = WEIGHTS[o.weights]
         return {
-            "run": str(run.path), "data": label, "level": run.dataset_meta.get("level"), "kind": "pairs",
+            "run": str(run.path), "data": label, "level": run.dataset_meta.get("level"), "kind": "pairs", "references": references,
             **figures, "unknown": unknown, "unknown_rate": unknown / max(1, len(data.tgt)),
             "weights": weights, "weights_sha256": run.config["digests"][weights], "seqgen_version": __version__,
-            "provenance": provenance(run, device, opts.seed, ds_path, vocab_digest([source.vocab.to_meta(), target.vocab.to_meta()])),
+            "provenance": provenance(run, device, cfg.seed, ds_path, vocab_digest([source.vocab.to_meta(), target.vocab.to_meta()])),
         }
+
+
+def decode(run: Run, model: Any, device: Any, sources: list[list[int]], cfg: SampleConfig, max_length: int | None,
+           length_penalty: float, warn: Log) -> Decoded:
+    """The one decoding of an encoder-decoder, for `sample` and `eval` alike: each output capped at `max_length`
+    tokens, or by default at the length the training pairs allow a source of its length (`length_cap`), never from
+    the references of what is decoded."""
+    from seqgen.data.pairs import length_cap
+    from seqgen.evaluation.pairs import Decoded
+    from seqgen.models.seq2seq import EOS
+    from seqgen.models.translate import translate
+
+    _, target = sides(run)
+    meta = run.dataset_meta
+    trained = int(meta.get("stats", {}).get("max_length") or 0)
+    if trained and (longer := sum(1 for ids in sources if len(ids) > trained)):
+        warn(f"warning: {longer} input(s) are longer than the {trained} tokens a training source could have (prepare --max-length); "
+             "expect worse outputs for them")
+    caps = [max_length or length_cap(meta, len(ids)) for ids in sources]
+    outputs = translate(model, sources, cfg, device, caps, length_penalty)
+    fitted = meta.get("stats", {}).get("length_cap") if max_length is None else None
+    settings = {"method": _method(cfg).split()[0], "beam": cfg.beam, "length_penalty": length_penalty,
+                "max_length": None if fitted else max_length or (caps[0] if caps else None), "length_cap": fitted}
+    return Decoded([target.decode(ids) for hyps in outputs for ids in hyps], [not ids or ids[-1] != EOS for hyps in outputs for ids in hyps],
+                   [len(ids) for ids in sources for _ in range(cfg.num)], settings)
+
+
+def _lines(texts: list[str]) -> str:
+    """Outputs as `sample` prints them: one line each (a line break inside one would shift every later line)."""
+    return "".join(t.replace("\n", " ") + "\n" for t in texts)
+
+
+def _method(cfg: SampleConfig) -> str:
+    return f"beam {cfg.beam}" if cfg.beam else "greedy" if cfg.greedy else "sampling"
+
+
+def _training_texts(ds: Any, source: Side, target: Side, meta: dict) -> tuple[list[str], list[str]]:
+    """The training pairs as written, without the transposed copies (prepare --transpose) that end the split."""
+    originals = meta["splits"]["train"] - meta.get("stats", {}).get("transposed", 0)
+    sources, targets = ds.texts("train", "src"), ds.texts("train", "tgt")
+    if sources is None or targets is None:
+        train = ds.split("train")
+        sources = [source.decode(train.source(i)) for i in range(originals)]
+        targets = [target.decode(train.target(i)) for i in range(originals)]
+    return sources[:originals], targets[:originals]
 
 
 def sides(run: Run) -> tuple[Side, Side]:
@@ -227,8 +309,9 @@ def _input_lines(o: Values) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
-def _pairs_of_file(path: Path, source: Side, target: Side, encoding: str | None) -> PairSplit:
-    """A TSV file of pairs, as ids in the run's vocabularies (unknown tokens as <unk>)."""
+def _pairs_of_file(path: Path, source: Side, target: Side, encoding: str | None) -> tuple[PairSplit, tuple[list[str], list[str]]]:
+    """A TSV file of pairs: as ids in the run's vocabularies (unknown tokens as <unk>), for the likelihood, and as
+    written, for decoding and scoring."""
     import numpy as np
 
     from seqgen.data.pairs import PairSplit, PairsReport, tsv_pairs
@@ -240,7 +323,7 @@ def _pairs_of_file(path: Path, source: Side, target: Side, encoding: str | None)
     tgt = [target.encode(t)[0] for _, t, _ in pairs]
     offsets = lambda seqs: np.concatenate([[0], np.cumsum([len(x) for x in seqs])]).astype(np.int64)  # noqa: E731
     flat = lambda seqs: np.asarray([i for x in seqs for i in x], dtype=np.int64)  # noqa: E731
-    return PairSplit(flat(src), offsets(src), flat(tgt), offsets(tgt))
+    return PairSplit(flat(src), offsets(src), flat(tgt), offsets(tgt)), ([s for s, _, _ in pairs], [t for _, t, _ in pairs])
 
 
 def attention_map(run_dir: Path, text: str, out: Path) -> dict:
@@ -249,19 +332,20 @@ def attention_map(run_dir: Path, text: str, out: Path) -> dict:
 
     from seqgen.architectures import load_model_from
     from seqgen.config import SampleConfig
+    from seqgen.data.pairs import length_cap
     from seqgen.evaluation.plot import draw_attention
     from seqgen.models.translate import attention_weights, translate
     from seqgen.training.checkpoint import open_run
 
     run = open_run(run_dir)
-    if run.arch != "seq2seq" or run.model_config.attention == "none":
+    if run.arch != "seq2seq" or run.model_config.attention in ("none", "peek"):
         raise UsageError(f"--attention needs an encoder-decoder run with attention; {run_dir} has none")
     source, target = sides(run)
     model = load_model_from(run, device="cpu")
     ids, _ = source.encode(text)
     if not ids:
         raise UsageError("--input is empty")
-    output = translate(model, [ids], SampleConfig(greedy=True), torch.device("cpu"), max_length=max(20, 3 * len(ids)))[0][0]
+    output = translate(model, [ids], SampleConfig(greedy=True), torch.device("cpu"), max_length=length_cap(run.dataset_meta, len(ids)))[0][0]
     weights = attention_weights(model, ids, output)  # (len(output), len(ids))
     labels = lambda side, seq: [side.vocab.tokens[i] if side.vocab.tokens[i] != " " else "␣" for i in seq]  # noqa: E731
     title = f"{run.model_config.attention} attention: {text[:40]} → {target.decode(output)[:40]}"

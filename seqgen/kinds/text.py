@@ -21,16 +21,17 @@ PREPARE = in_panel(
     "Text",
     Option("glob", str, "*.txt", "File pattern inside folders."),
     Option("encoding", help="Text encoding (default: UTF-8, or the byte-order mark's); pairs: of their files."),
-    Option("lowercase", bool, False, "Word level: lowercase all words."),
+    Option("lowercase", bool, False, "Word and subword levels: lowercase the text."),
     Option("min_freq", int, 1, "Word level: rarer words become <unk>.", min=1),
-    Option("max_vocab", int, help="Word level: keep at most this many tokens.", min=3),
+    Option("max_vocab", int, help="Word level: keep at most this many tokens; subword level: learn this many pieces (bytes and specials included).",
+           default_help="all; subword: 1000", min=3),
 )
 
 
 class TextKind(LanguageModelKind):
     name = noun = "text"
-    levels = ("char", "word")
-    level_help = "char or word for text (default char)"
+    levels = ("char", "word", "subword")
+    level_help = "char, word or subword (sentencepiece, learnt from the training split) for text (default char)"
     options = {**LanguageModelKind.options, "prepare": PREPARE}
     takes = {**LanguageModelKind.takes, "prepare": PREPARE_NAMES, "sample": SAMPLE_NAMES}  # every common option: --prime, --beam, --stop-at-eos, ...
     ask = "pass --kind text"

@@ -13,7 +13,7 @@ moves only the decoder's). The language model's state is its (L, N, H) recurrent
 from __future__ import annotations
 
 import bisect
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -29,7 +29,7 @@ def beam_search(
     step: Step,
     select: Select,
     beam: int,
-    length: int,
+    length: int | Sequence[int],
     eos_id: int | None = None,
     alpha: float = 1.0,
     keep: int = 1,
@@ -43,6 +43,7 @@ def beam_search(
     hypothesis that picks it is finished (ending with it); otherwise every hypothesis has `length` ids. Beam 1 is
     greedy decoding. A row stops once it holds K finished hypotheses and its best live one scores no better than the
     K-th of them (the stopping rule of Hugging Face's BeamHypotheses.is_done); the search stops when every row has.
+    `length` may be one per row: a row's live hypotheses end where its own length is reached.
     """
     if beam < 1 or not 1 <= keep <= beam:
         raise ValueError("need beam >= 1 and 1 <= keep <= beam")
@@ -57,7 +58,10 @@ def beam_search(
     seqs = torch.zeros(B * K, 0, dtype=torch.long, device=device)
     ended = _Ended(B, K)
     width = min(2 * K, K * V) if eos_id is not None else K  # spare candidates replace beams that end
-    for t in range(length):
+    caps = [length] * B if isinstance(length, int) else list(length)
+    if len(caps) != B:
+        raise ValueError(f"{len(caps)} lengths for {B} rows")
+    for t in range(max(caps, default=0)):
         if t > 0:
             logits, state = step(seqs[:, -1], state)  # (B·K, V)
             logp = torch.log_softmax(logits.float(), dim=-1)
@@ -69,6 +73,8 @@ def beam_search(
         seqs = torch.cat([seqs.index_select(0, flat), (index % V).view(-1, 1)], dim=1)
         state = (reorder or select)(state, flat)  # each row's hypotheses come from the same row
         scores = top
+        if at_cap := [b for b, cap in enumerate(caps) if cap == t + 1]:
+            ended.cut_short(at_cap, scores, seqs, (t + 1) ** alpha)
         if bool(scores[:, 0].eq(float("-inf")).all()):
             break  # every hypothesis has ended (each row's scores are best first)
     results = []
@@ -82,7 +88,8 @@ def beam_search(
 
 
 class _Ended:
-    """The hypotheses of B rows that have produced the end id, and each row's K best scores among them.
+    """The hypotheses of B rows that have produced the end id (or reached their row's length), and each row's K best
+    scores among them.
 
     Candidates are sifted with tensor operations over all rows at once; Python touches only the hypotheses that
     end (a few per row, near the end of the search), not every row at every step."""
@@ -92,6 +99,15 @@ class _Ended:
         self.hyps: list[list[tuple[list[int], float]]] = [[] for _ in range(rows)]
         self.best: list[list[float]] = [[] for _ in range(rows)]  # per row, its K best ended scores, best first
         self.full: list[int] = []  # rows with K ended hypotheses: they may be done
+
+    def cut_short(self, rows: list[int], scores: torch.Tensor, seqs: torch.Tensor, norm: float) -> None:
+        """Rows that reached their length: their live hypotheses end as they are, and the rows take no more."""
+        K, inf = self.K, float("-inf")
+        for b in rows:
+            row = scores[b].tolist()
+            for k in (k for k in range(K) if row[k] != inf):
+                self.hyps[b].append((seqs[b * K + k].tolist(), row[k] / norm))
+        scores[rows] = inf
 
     def set_aside(self, top: torch.Tensor, index: torch.Tensor, seqs: torch.Tensor, V: int, eos_id: int,
                   norm: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,20 +149,24 @@ class _Ended:
 
 
 @torch.no_grad()
-def decode_to_end(logits: torch.Tensor, state: Any, step: Step, choose: Choose, length: int, eos_id: int) -> list[list[int]]:
-    """Greedy or sampled decoding of N rows at once, each until its `eos_id` (kept) or `length` ids.
+def decode_to_end(logits: torch.Tensor, state: Any, step: Step, choose: Choose, length: int | Sequence[int], eos_id: int) -> list[list[int]]:
+    """Greedy or sampled decoding of N rows at once, each until its `eos_id` (kept) or `length` ids (one per row, or
+    one for all).
 
     `logits` (N, V) score the first new token; `choose` turns logits into ids (argmax, or a draw). Rows that have
-    ended still ride along in the batch (their ids are ignored), so the batch keeps one shape."""
-    out: list[list[int]] = [[] for _ in range(logits.size(0))]
-    done = [False] * logits.size(0)
-    for t in range(length):
+    ended still ride along in the batch (their ids are ignored), so the batch keeps one shape: a row's output does
+    not depend on the other rows' lengths."""
+    n = logits.size(0)
+    caps = [length] * n if isinstance(length, int) else list(length)
+    out: list[list[int]] = [[] for _ in range(n)]
+    done = [cap < 1 for cap in caps]
+    while not all(done):
         ids = choose(logits)
         for row, tok in enumerate(ids.tolist()):
             if not done[row]:
                 out[row].append(tok)
-                done[row] = tok == eos_id
-        if all(done) or t == length - 1:
+                done[row] = tok == eos_id or len(out[row]) >= caps[row]
+        if all(done):
             break
         logits, state = step(ids.to(logits.device), state)
     return out

@@ -9,8 +9,12 @@ target one token at a time, attending to the encoder's states.
     new top state and outputs h̃ = tanh(W_c [h; c]) (Luong et al. 2015, arXiv 1508.04025, Eqs. 5 and 8, §3.3);
   - `bahdanau`: attends with its previous top state, then the RNN reads [embedding; context]
     (Bahdanau et al. 2015, arXiv 1409.0473, §3.1 and A.1.2); output tanh(W_c [h; c]);
-  - `none`: no attention; the decoder sees the source only through its first state (Sutskever et al. 2014,
-    Cho et al. 2014), the plain encoder–decoder of the lectures.
+  - `peek`: no attention, but the source's summary c (the encoder's final states, both directions) is read at
+    every step: the RNN reads [embedding; c] and the output is tanh(W_c [h; embedding; c]) (Cho et al. 2014,
+    arXiv 1406.1078, §2.2, Eqs. 4–5 and A.1.1: the decoder state and the output both depend on c), the "peeking"
+    encoder–decoder of the lectures;
+  - `none`: no attention; the decoder sees the source only through its first state (Sutskever et al. 2014),
+    the plain encoder–decoder of the lectures.
 - Training uses teacher forcing; with `teacher_forcing` < 1 each decoder input is, per row and step, the
   model's own previous choice with probability 1 - r (scheduled sampling, Bengio et al. 2015).
 
@@ -48,6 +52,7 @@ class DecoderState:
     keys: torch.Tensor | None  # (B, S, ·) projected once per source
     mask: torch.Tensor  # (B, S) True on real source tokens
     weights: torch.Tensor | None = None  # (N, S) the last step's attention, for plots
+    summary: torch.Tensor | None = None  # (B, M) the encoder's final states, read at every step by `peek`
 
     def select(self, index: torch.Tensor) -> "DecoderState":
         """Rows `index` of every field (one row per source in and out: G = 1)."""
@@ -56,14 +61,15 @@ class DecoderState:
             return None if t is None else t.index_select(dim, index)
 
         return DecoderState(rows(self.hidden, 1), rows(self.cell, 1), rows(self.feed), rows(self.memory),  # type: ignore[arg-type]
-                            rows(self.keys), rows(self.mask), rows(self.weights))  # type: ignore[arg-type]
+                            rows(self.keys), rows(self.mask), rows(self.weights), rows(self.summary))  # type: ignore[arg-type]
 
     def reorder(self, index: torch.Tensor) -> "DecoderState":
         """Rows `index` of the decoder's fields only, for a beam search whose rows stay among their source's G
         (copying each source to its G hypotheses, then choosing among them): the encoder's fields stay one row per
         source, read by all of its hypotheses, instead of being copied to each and gathered again at every step."""
         rows = lambda t, dim=0: None if t is None else t.index_select(dim, index)  # noqa: E731
-        return DecoderState(rows(self.hidden, 1), rows(self.cell, 1), rows(self.feed), self.memory, self.keys, self.mask, rows(self.weights))  # type: ignore[arg-type]
+        return DecoderState(rows(self.hidden, 1), rows(self.cell, 1), rows(self.feed), self.memory, self.keys, self.mask,  # type: ignore[arg-type]
+                            rows(self.weights), self.summary)
 
 
 class Seq2Seq(nn.Module):
@@ -80,14 +86,18 @@ class Seq2Seq(nn.Module):
                                        dropout=cfg.dropout if cfg.layers > 1 else 0.0, **kwargs)
         self.bridge = nn.Linear(memory, cfg.hidden)  # final encoder state(s) of a layer -> the decoder's first state
         self.tgt_embed = nn.Embedding(cfg.tgt_vocab, cfg.embed, padding_idx=PAD)
-        extra = {"luong": cfg.hidden, "bahdanau": memory, "none": 0}[cfg.attention]
+        extra = {"luong": cfg.hidden, "bahdanau": memory, "peek": memory, "none": 0}[cfg.attention]
         self.cells = nn.ModuleList(_CELLS[cfg.cell](cfg.embed + extra if i == 0 else cfg.hidden, cfg.hidden) for i in range(cfg.layers))
         self.attention: Attention | None = None
         if cfg.attention == "luong":
             self.attention = LuongAttention(cfg.hidden, memory)
         elif cfg.attention == "bahdanau":
             self.attention = BahdanauAttention(cfg.hidden, memory, cfg.hidden)
-        self.combine = nn.Linear(cfg.hidden + memory, cfg.hidden) if self.attention is not None else None
+        self.combine: nn.Linear | None = None  # [h; context] (attention) or [h; embedding; summary] (peek) -> the output
+        if self.attention is not None:
+            self.combine = nn.Linear(cfg.hidden + memory, cfg.hidden)
+        elif cfg.attention == "peek":
+            self.combine = nn.Linear(cfg.hidden + cfg.embed + memory, cfg.hidden)
         self.head = nn.Linear(cfg.hidden, cfg.tgt_vocab)
         if cfg.tie_weights:
             self.head.weight = self.tgt_embed.weight  # (V, H) == (V, E) when embed == hidden
@@ -106,7 +116,13 @@ class Seq2Seq(nn.Module):
         mask = src != PAD  # (B, S)
         keys = self.attention.keys(memory) if self.attention is not None else None
         feed = memory.new_zeros(src.size(0), self.cfg.hidden) if self.cfg.attention == "luong" else None
-        return DecoderState(hidden, cell, feed, memory, keys, mask)
+        summary = self._summary(h) if self.cfg.attention == "peek" else None
+        return DecoderState(hidden, cell, feed, memory, keys, mask, summary=summary)
+
+    def _summary(self, final: torch.Tensor) -> torch.Tensor:
+        """(L·dirs, B, H) final hidden states -> (B, dirs·H): the top layer's, both directions side by side."""
+        dirs = 2 if self.cfg.bidirectional else 1
+        return final[-dirs:].permute(1, 0, 2).reshape(final.size(1), -1)
 
     def _bridge(self, final: torch.Tensor) -> torch.Tensor:
         """(L·dirs, B, H) final states -> (L, B, H): both directions of a layer joined, through tanh(W·)."""
@@ -125,6 +141,9 @@ class Seq2Seq(nn.Module):
             inp = torch.cat([emb, context], dim=-1)
         elif self.cfg.attention == "luong":
             inp = torch.cat([emb, state.feed], dim=-1)  # input feeding
+        elif self.cfg.attention == "peek":
+            summary = state.summary.repeat_interleave(emb.size(0) // state.summary.size(0), dim=0)  # (N, M): a source's rows read its summary
+            inp = torch.cat([emb, summary], dim=-1)
         else:
             inp = emb
         hs, cs = [], []
@@ -139,9 +158,14 @@ class Seq2Seq(nn.Module):
         top = hs[-1]  # (N, H)
         if self.cfg.attention == "luong":
             context, weights = self.attention(top, state.keys, state.memory, state.mask)
-        out = torch.tanh(self.combine(torch.cat([top, context], dim=-1))) if context is not None else top  # (N, H)
+        if context is not None:
+            out = torch.tanh(self.combine(torch.cat([top, context], dim=-1)))  # (N, H)
+        elif self.cfg.attention == "peek":
+            out = torch.tanh(self.combine(torch.cat([top, emb, summary], dim=-1)))
+        else:
+            out = top
         new = DecoderState(torch.stack(hs), torch.stack(cs) if cs else None, out if self.cfg.attention == "luong" else None,
-                           state.memory, state.keys, state.mask, weights)
+                           state.memory, state.keys, state.mask, weights, state.summary)
         return self.head(self.drop(out)), new
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:

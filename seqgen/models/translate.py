@@ -33,16 +33,18 @@ def translate(
     sources: Sequence[Sequence[int]],
     cfg: SampleConfig,
     device: torch.device | str = "cpu",
-    max_length: int = 100,
+    max_length: int | Sequence[int] = 100,
     length_penalty: float = 1.0,
     batch: int = BATCH,
 ) -> list[list[list[int]]]:
-    """For each source, `cfg.num` outputs (ids, each ending at its <eos> when it produced one), best first for beams.
+    """For each source, `cfg.num` outputs (ids, each ending at its <eos> when it produced one), best first for beams;
+    `max_length` caps every output, or each source's own (one per source). An output without <eos> hit its cap.
 
     Decoding: `cfg.beam` (beam search, length-normalised with exponent `length_penalty`), else `cfg.greedy`, else
     sampling at `cfg.temperature` with `cfg.top_k`/`cfg.top_p`, all draws from `cfg.seed`."""
     model.eval()
     generator = cpu_generator(cfg.seed)
+    caps = [max_length] * len(sources) if isinstance(max_length, int) else list(max_length)
     order = np.argsort([len(s) for s in sources], kind="stable")
     results: list[list[list[int]]] = [[] for _ in sources]
     for start in range(0, len(order), batch):
@@ -53,12 +55,12 @@ def translate(
         logits, state = model.step(bos, state)  # (B, V): the first token's scores
         if cfg.beam:
             found = search.beam_search(torch.log_softmax(logits.float(), dim=-1), state, model.step, DecoderState.select,
-                                       cfg.beam, max_length, EOS, length_penalty, keep=cfg.num, reorder=DecoderState.reorder)
+                                       cfg.beam, [caps[i] for i in rows], EOS, length_penalty, keep=cfg.num, reorder=DecoderState.reorder)
             outputs = [[ids for ids, _ in hyps] for hyps in found]
         else:
             copies = torch.arange(len(rows), device=device).repeat_interleave(cfg.num)
             draw = lambda lg: choose(lg.cpu(), cfg, generator)  # noqa: E731  (drawn on the CPU: the same seed, the same output anywhere)
-            flat = search.decode_to_end(logits.index_select(0, copies), state.select(copies), model.step, draw, max_length, EOS)
+            flat = search.decode_to_end(logits.index_select(0, copies), state.select(copies), model.step, draw, [caps[i] for i in rows for _ in range(cfg.num)], EOS)
             outputs = [flat[i * cfg.num : (i + 1) * cfg.num] for i in range(len(rows))]
         for i, out in zip(rows, outputs):
             results[i] = out

@@ -113,7 +113,7 @@ def test_a_shared_vocabulary_serves_both_sides(cli, tmp_path):
 def test_a_bad_line_is_skipped_and_counted_the_rest_prepared(cli, tmp_path, content, reason):
     good = "".join(f"{i}\t{i * 2}\n" for i in range(50))
     (tmp_path / "p.tsv").write_text(good[:40] + content + good[40:])
-    res = cli("prepare", tmp_path / "p.tsv", "--pairs", "--out", tmp_path / "d", "--max-length", "20")
+    res = cli("prepare", tmp_path / "p.tsv", "--pairs", "--level", "char", "--out", tmp_path / "d", "--max-length", "20")
     assert res.code == 0, res.err
     assert "skipped:" in res.err  # in the summary
     ds = PairsDataset.open(tmp_path / "d")
@@ -169,3 +169,14 @@ def test_generated_pairs_fill_each_split_exactly():
     pairs = list(generated_pairs("addition", 1000, 0.1, 0.2, seed=3))
     assert len(pairs) == len(set(pairs)) == 1000
     assert np.all([int(a) + int(b) == int(s) for (q, s) in pairs for a, b in [q.split("+")]])
+
+
+def test_text_pairs_from_files_default_to_subwords_and_built_in_tasks_to_characters(cli, tmp_path):
+    """The level that translated best (benchmarks/seq2seq.md) for a user's pairs; characters for sums and dates."""
+    (tmp_path / "p.tsv").write_text("".join(f"file {i} not found\tfichier {i} introuvable\n" for i in range(60)), encoding="utf-8")
+    assert cli("prepare", tmp_path / "p.tsv", "--pairs", "--out", tmp_path / "files").code == 0
+    files = PairsDataset.open(tmp_path / "files")
+    assert files.source.level == files.target.level == "subword" and files.source.vocab.tokens == files.target.vocab.tokens
+    assert cli("prepare", "addition", "--count", "300", "--out", tmp_path / "task").code == 0
+    task = PairsDataset.open(tmp_path / "task")
+    assert task.source.level == task.target.level == "char" and task.source.vocab.tokens != task.target.vocab.tokens

@@ -38,7 +38,7 @@ def batch_of(sources, targets):
     return src, lengths, tgt_in, tgt_out
 
 
-@pytest.mark.parametrize("attention", ["luong", "bahdanau", "none"])
+@pytest.mark.parametrize("attention", ["luong", "bahdanau", "peek", "none"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_teacher_forced_loss_is_the_sum_of_the_per_step_losses(attention, cell):
     model = tiny(attention, cell)
@@ -149,7 +149,7 @@ def test_beam_search_stops_once_no_live_hypothesis_can_enter_the_best():
     assert len(steps) == 1  # one step after the first token, not 49
 
 
-@pytest.mark.parametrize("attention", ["luong", "none"])
+@pytest.mark.parametrize("attention", ["luong", "peek", "none"])
 def test_beam_search_gives_each_source_the_same_outputs_in_a_batch_as_alone(attention):
     model = tiny(attention, seed=5)
     sources = many_sources(12, seed=6)
@@ -227,3 +227,55 @@ def test_a_model_that_saw_nothing_ends_every_output_within_the_cap():
     assert again == outs  # the same seed, the same draws
     assert math.isfinite(float(target_nll(model, batch_of(SOURCES, TARGETS))[0]))
     assert PAD == 0
+
+
+@pytest.mark.parametrize("attention", ["peek", "none"])
+def test_the_peeking_decoder_reads_the_summary_at_every_step(attention):
+    """Cho et al. 2014: the source's summary enters every decoder step, not only the first state. Give the second
+    step another source's summary: a peeking decoder's scores change, the plain one's cannot (it never reads it)."""
+    model = tiny(attention, seed=4)
+    with torch.no_grad():
+        state = model.encode(*source_batch([SOURCES[0]], "cpu"))
+        other = model.encode(*source_batch([SOURCES[1]], "cpu"))
+        _, after_first = model.step(torch.tensor([BOS]), state)
+        if attention == "peek":
+            assert state.summary is not None and state.summary.shape == (1, 32)  # both directions of the top layer
+            swapped = DecoderState(after_first.hidden, after_first.cell, after_first.feed, after_first.memory, after_first.keys,
+                                   after_first.mask, summary=other.summary)
+        else:
+            assert state.summary is None
+            swapped = DecoderState(after_first.hidden, after_first.cell, after_first.feed, other.memory, other.keys, other.mask)
+        own, _ = model.step(torch.tensor([5]), after_first)
+        theirs, _ = model.step(torch.tensor([5]), swapped)
+    assert torch.equal(own, theirs) is (attention == "none")
+
+
+def test_a_peeking_decoders_beam_hypotheses_read_their_own_sources_summary():
+    """A beam keeps one summary per source and its K hypotheses read it: batched equals one at a time (above), and
+    the summary is never copied to the hypotheses."""
+    model = tiny("peek", seed=2)
+    with torch.no_grad():
+        state = model.encode(*source_batch(SOURCES, "cpu"))
+        seen = []
+
+        def step(ids, state):
+            seen.append((ids.size(0), state.summary.size(0)))
+            return model.step(ids, state)
+
+        logits, state = model.step(torch.full((len(SOURCES),), BOS), state)
+        search.beam_search(torch.log_softmax(logits, -1), state, step, DecoderState.select, 3, 5, EOS, reorder=DecoderState.reorder)
+    assert seen and set(seen) == {(3 * len(SOURCES), len(SOURCES))}
+
+
+@pytest.mark.parametrize("beam", [None, 3])
+def test_each_source_has_its_own_length_cap(beam):
+    """Caps per source: an output stops at its own cap (or <eos>), and a source's output is the one it gets alone."""
+    model = tiny("luong", seed=3)  # untrained: some outputs end at <eos>, some at their cap
+    sources = many_sources(6, seed=2)
+    caps = [2, 9, 4, 1, 6, 3]
+    cfg = SampleConfig(greedy=beam is None, beam=beam, num=1, length=10)
+    outs = translate(model, sources, cfg, max_length=caps)
+    for out, cap, source in zip(outs, caps, sources):
+        assert 1 <= len(out[0]) <= cap
+        assert [out] == translate(model, [source], cfg, max_length=cap)
+    assert sum(len(out[0]) == cap and out[0][-1] != EOS for out, cap in zip(outs, caps)) >= 2

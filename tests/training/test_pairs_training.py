@@ -52,7 +52,8 @@ def test_prepare_train_sample_eval(cli, addition, tmp_path):
     assert report["bleu"]["signature"].startswith("nrefs:1") and report["baselines"]["copy_source"]["exact_match"] == 0.0
     assert sum(row["pairs"] for row in report["by_length"]) == report["pairs"]
     beam = json.loads(cli("eval", run, "--split", "test", "--beam", "2", "--json").out)
-    assert beam["decoding"] == {"method": "beam", "beam": 2, "length_penalty": 1.0, "max_length": beam["decoding"]["max_length"]}
+    assert beam["decoding"] == {"method": "beam", "beam": 2, "length_penalty": 1.0, "max_length": None, "length_cap": beam["decoding"]["length_cap"],
+                                "at_length_cap": beam["decoding"]["at_length_cap"], "at_length_cap_rate": beam["decoding"]["at_length_cap_rate"]}
     (tmp_path / "sums.tsv").write_bytes("12+34\t46\n7+8\t15\n".encode("utf-16"))  # --file in the encoding --encoding names
     report = json.loads(cli("eval", run, "--file", tmp_path / "sums.tsv", "--encoding", "utf-16", "--json").out)
     assert report["data"] == str(tmp_path / "sums.tsv") and report["pairs"] == 2 and report["unknown"] == 0
@@ -108,7 +109,7 @@ def test_two_processes_train_an_encoder_decoder(tmp_path):
     (every pair here has its own length, and a batch is sorted by length: one rank gets the short rows)."""
     (tmp_path / "p.tsv").write_text("".join(f"{'ab' * i}\t{'xy' * i}\n" for i in range(1, 41)) * 2)
     data = tmp_path / "data"
-    assert main(["prepare", str(tmp_path / "p.tsv"), "--pairs", "--out", str(data), "--val", "0.2", "--test", "0"]) == 0
+    assert main(["prepare", str(tmp_path / "p.tsv"), "--pairs", "--level", "char", "--out", str(data), "--val", "0.2", "--test", "0"]) == 0
     single, multi = tmp_path / "single", tmp_path / "multi"
     args = ["--max-steps", "6", *TINY, "--dropout", "0", "--teacher-forcing", "1"]
     assert main(["train", str(data), "--out", str(single), *args]) == 0
