@@ -49,9 +49,12 @@ class Side:
     lowercase: bool = False
     subword: Subword | None = None  # the sentencepiece model of a subword side; its ids are the vocabulary's
 
+    def cased(self, text: str) -> str:
+        """The text as this side reads it: lowercased with --lowercase, a word and subword setting."""
+        return text.lower() if self.lowercase and self.level in ("word", "subword") else text
+
     def tokens_of(self, text: str) -> list[str]:
-        if self.lowercase and self.level in ("word", "subword"):  # --lowercase is a word and subword setting
-            text = text.lower()
+        text = self.cased(text)
         if self.level == "char":
             return list(text)
         if self.level == "word":
@@ -76,7 +79,7 @@ class Side:
     def encode(self, text: str) -> tuple[list[int], int]:
         """Ids of a text (no <bos>/<eos>) and how many of its tokens were unknown (read as <unk>)."""
         if self.subword is not None:  # byte fallback: nothing is unknown
-            return self.subword.encode(text.lower() if self.lowercase else text), 0
+            return self.subword.encode(self.cased(text)), 0
         index, unk = self.vocab.index, self.vocab.index[UNK]
         ids = [index.get(tok, unk) for tok in self.tokens_of(text)]
         return ids, sum(1 for i in ids if i == unk)
@@ -398,14 +401,12 @@ def prepare_pairs(
     train = [(s, t) for split, s, t, _, _ in kept if split == "train"]
     if not train:
         raise InputError(f"no usable pairs in the training split ({report.lines:,} lines read)", "pass more pairs or lower --val/--test")
-    if shared_vocab and source_level == "subword":
-        src_side, tgt_side = cut["src"], cut["tgt"]
-    elif shared_vocab:
+    if shared_vocab and not sides:
         both = Side.fit(source_level, (toks for pair in train for toks in pair), lowercase, min_freq, max_vocab)
         src_side, tgt_side = both, Side(target_level, both.vocab, lowercase)
-    else:
-        src_side = cut["src"] if source_level == "subword" else Side.fit(source_level, (s for s, _ in train), lowercase, min_freq, max_vocab)
-        tgt_side = cut["tgt"] if target_level == "subword" else Side.fit(target_level, (t for _, t in train), lowercase, min_freq, max_vocab)
+    else:  # a subword side is already learnt (one model for both when shared); the others count the kept training tokens
+        src_side = sides.get("src") or Side.fit(source_level, (s for s, _ in train), lowercase, min_freq, max_vocab)
+        tgt_side = sides.get("tgt") or Side.fit(target_level, (t for _, t in train), lowercase, min_freq, max_vocab)
     report.vocab_sizes = {"source": len(src_side.vocab), "target": len(tgt_side.vocab)}
     report.levels = f"{source_level} > {target_level}"
     if sides:

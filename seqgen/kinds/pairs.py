@@ -187,6 +187,7 @@ class PairsKind(Kind):
         from seqgen.data.pairs import PairsDataset
         from seqgen.evaluation.pairs import evaluate_pairs
         from seqgen.evaluation.report import provenance, vocab_digest
+        from seqgen.models.translate import BATCH
 
         refuse_existing([o.outputs] if o.outputs is not None else [], o.force)
         device, model = load_model(run, o.weights, o.device)
@@ -228,7 +229,7 @@ class PairsKind(Kind):
         train = _training_texts(ds, source, target, run.dataset_meta) if harmony is not None and ds is not None else None
         unk = target.vocab.index["<unk>"]
         unknown = int((np.asarray(data.tgt) == unk).sum())
-        figures = evaluate_pairs(model, data, decoded, sources, refs, target.level, 64, device, harmony, train)
+        figures = evaluate_pairs(model, data, decoded, sources, refs, target.level, BATCH, device, harmony, train)
         weights = WEIGHTS[o.weights]
         return {
             "run": str(run.path), "data": label, "level": run.dataset_meta.get("level"), "kind": "pairs", "references": references,

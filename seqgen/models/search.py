@@ -59,8 +59,11 @@ def beam_search(
     ended = _Ended(B, K)
     width = min(2 * K, K * V) if eos_id is not None else K  # spare candidates replace beams that end
     caps = [length] * B if isinstance(length, int) else list(length)
-    if len(caps) != B:
-        raise ValueError(f"{len(caps)} lengths for {B} rows")
+    if len(caps) != B or min(caps, default=1) < 1:
+        raise ValueError(f"need one length >= 1 per row, got {caps}")
+    rows_ending: dict[int, list[int]] = {}  # step -> the rows whose length it reaches
+    for b, cap in enumerate(caps):
+        rows_ending.setdefault(cap - 1, []).append(b)
     for t in range(max(caps, default=0)):
         if t > 0:
             logits, state = step(seqs[:, -1], state)  # (B·K, V)
@@ -73,18 +76,12 @@ def beam_search(
         seqs = torch.cat([seqs.index_select(0, flat), (index % V).view(-1, 1)], dim=1)
         state = (reorder or select)(state, flat)  # each row's hypotheses come from the same row
         scores = top
-        if at_cap := [b for b, cap in enumerate(caps) if cap == t + 1]:
-            ended.cut_short(at_cap, scores, seqs, (t + 1) ** alpha)
+        if t in rows_ending:
+            ended.cut_short(rows_ending[t], scores, seqs, (t + 1) ** alpha)
         if bool(scores[:, 0].eq(float("-inf")).all()):
             break  # every hypothesis has ended (each row's scores are best first)
-    results = []
-    live = seqs.view(B, K, -1).tolist()
-    norm = (scores / max(1, seqs.size(1)) ** alpha).tolist()
-    for b in range(B):
-        pool = ended.hyps[b] + [(ids, s) for ids, s in zip(live[b], norm[b]) if s != float("-inf")]
-        pool.sort(key=lambda item: -item[1])
-        results.append(pool[:keep])
-    return results
+    # every row's live hypotheses were ended at its length, so all of them are in `ended`
+    return [sorted(hyps, key=lambda item: -item[1])[:keep] for hyps in ended.hyps]
 
 
 class _Ended:
