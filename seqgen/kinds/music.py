@@ -69,7 +69,7 @@ class MusicKind(LanguageModelKind):
     name = noun = "music"
     levels = ("melody", "notes")
     level_help = "melody or notes for music (default melody, or the corpus's own)"
-    options = {**LanguageModelKind.options, "prepare": PREPARE, "sample": SAMPLE}
+    options = {**LanguageModelKind.options, "prepare": PREPARE, "sample": (*SAMPLE, *LanguageModelKind.options["sample"])}
     takes = {**LanguageModelKind.takes, "prepare": PREPARE_NAMES, "sample": SAMPLE_NAMES}
     ask = "pass --kind music for MIDI files and scores"
 
