@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -43,6 +42,7 @@ SETTINGS: dict[str, list[str]] = {
     "2x256": ["--layers", "2", "--hidden", "256", "--embed", "128", "--dropout", "0"],
     "2x256-d0.2": ["--layers", "2", "--hidden", "256", "--embed", "128", "--dropout", "0.2"],
     "2x256-d0.4": ["--layers", "2", "--hidden", "256", "--embed", "128", "--dropout", "0.4"],
+    "2x384": ["--layers", "2", "--hidden", "384", "--embed", "128", "--dropout", "0"],
     "2x384-d0.1": ["--layers", "2", "--hidden", "384", "--embed", "128", "--dropout", "0.1"],
     "2x384-d0.3": ["--layers", "2", "--hidden", "384", "--embed", "128", "--dropout", "0.3"],
     "2x512-d0.1": ["--layers", "2", "--hidden", "512", "--embed", "128", "--dropout", "0.1"],
@@ -163,7 +163,7 @@ def grid(args: argparse.Namespace) -> None:
                 return
             result = one_run(work, data[corpus], corpus, budget, setting, core)
             if not args.keep_runs:
-                shutil.rmtree(work / "runs" / f"{corpus}-{budget}-{setting}" / "checkpoint", ignore_errors=True)
+                (work / "runs" / f"{corpus}-{budget}-{setting}" / "state.pt").unlink(missing_ok=True)
             with lock, results.open("a") as fh:
                 fh.write(json.dumps(result) + "\n")
             print(json.dumps({k: result.get(k) for k in ("corpus", "budget", "setting", "steps", "best_val", "val_mixture", "ngram", "error")}), flush=True)
@@ -176,23 +176,89 @@ def grid(args: argparse.Namespace) -> None:
         t.join()
 
 
+def mixtures(args: argparse.Namespace) -> None:
+    """Fit the mixture of runs trained before `train` fitted one, and fill in their results (niced: grid runs go first)."""
+    rows = load_results(args.workdir)
+    extra = args.workdir / "grid-mixtures.jsonl"  # kept apart: the grid may be appending to grid.jsonl meanwhile
+    for r in rows:
+        run = args.workdir / "runs" / f"{r['corpus']}-{r['budget']}-{r['setting']}"
+        if "error" in r or r.get("val_mixture") is not None or not run.is_dir():
+            continue
+        code = ("import sys, torch; from pathlib import Path; from seqgen.kinds.text import TEXT; from seqgen.data.dataset import Dataset; "
+                "torch.set_num_threads(1); TEXT.after_training(Path(sys.argv[1]), Dataset.open(Path(sys.argv[2])), torch.device('cpu'), print)")
+        check(subprocess.run(["nice", "-n", "19", sys.executable, "-c", code, str(run), str(args.workdir / "data" / r["corpus"])], cwd=ROOT,
+                             capture_output=True, text=True))
+        found = {k: r[k] for k in ("corpus", "budget", "setting")} | evaluate(run, None)
+        with extra.open("a") as fh:
+            fh.write(json.dumps(found) + "\n")
+        print(json.dumps(found), flush=True)
+
+
+def load_results(work: Path) -> list[dict]:
+    """The grid's runs, with the mixtures fitted after the fact merged in."""
+    rows = [json.loads(line) for line in (work / "grid.jsonl").read_text().splitlines()]
+    extra = work / "grid-mixtures.jsonl"
+    later = {}
+    if extra.is_file():
+        for line in extra.read_text().splitlines():
+            r = json.loads(line)
+            later[(r["corpus"], r["budget"], r["setting"])] = r
+    for r in rows:
+        if r.get("val_mixture") is None and (r["corpus"], r["budget"], r["setting"]) in later:
+            r.update(later[(r["corpus"], r["budget"], r["setting"])])
+    return rows
+
+
+def report(args: argparse.Namespace) -> None:
+    """The grid as Markdown tables: per corpus and budget, each setting's network and mixture beside the 5-gram."""
+    rows = [r for r in load_results(args.workdir) if "error" not in r]
+    out = []
+    for corpus in CORPORA:
+        for budget in ("1m", "3m", "15m", "60m"):
+            here = [r for r in rows if r["corpus"] == corpus and r["budget"] == budget]
+            if not here:
+                continue
+            ngram = here[0]["ngram"]
+            grid = [r for r in here if r["setting"] != "chosen"]
+            best_net = min(r["val_network"] for r in grid)
+            best_mix = min((r["val_mixture"] for r in grid if r.get("val_mixture") is not None), default=None)
+            out.append(f"\n**{corpus}, {budget}** (5-gram {ngram:.4f}; grid best: network {best_net:.4f}, mixture {_f(best_mix)})\n")
+            out.append("| setting | model | steps | tokens/s | network | mixture (λ) | mixture − 5-gram | − grid best |")
+            out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+            for r in sorted(here, key=lambda r: list(SETTINGS).index(r["setting"])):
+                m = r["model"]
+                mix = r.get("val_mixture")
+                out.append(f"| {r['setting']} | {m['layers']}×{m['hidden']}, emb {m['embed']}, dropout {m['dropout']:g} | {r['steps']:,} | "
+                           f"{r['tokens_per_s']:,.0f} | {r['val_network']:.4f} | {_f(mix)} ({_f(r.get('mixture_weight'), '.2f')}) | "
+                           f"{_f(mix - ngram if mix is not None else None, '+.4f')} | {_f(mix - best_mix if mix is not None and best_mix else None, '+.4f')} |")
+    text = "\n".join(out) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+def _f(value, fmt: str = ".4f") -> str:
+    return "—" if value is None else format(value, fmt)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("corpora", "grid"))
+    parser.add_argument("what", choices=("corpora", "grid", "mixtures", "report"))
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/sizing"))
     parser.add_argument("--budgets", default="1m,3m,15m")
     parser.add_argument("--corpora", default=",".join(CORPORA))
     parser.add_argument("--settings", default=",".join(s for s in SETTINGS if s != "chosen"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cores", default="0,1", help="one worker per core, in this order")
-    parser.add_argument("--keep-runs", action="store_true", help="keep each run's checkpoint folder (large)")
+    parser.add_argument("--keep-runs", action="store_true", help="keep each run's optimizer state (large)")
+    parser.add_argument("--out", type=Path, help="report: also write the tables here")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.what == "corpora":
         for name, path in prepare_corpora(args.workdir).items():
             print(name, path, json.loads((path / "meta.json").read_text())["splits"])
     else:
-        grid(args)
+        {"grid": grid, "mixtures": mixtures, "report": report}[args.what](args)
     return 0
 
 

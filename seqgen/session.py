@@ -98,7 +98,7 @@ def start_training(dataset_path: Path, out: Path, given: dict, force: bool, log:
     group, device = _setup_torch(tcfg)
     if not main:
         log, bar = _silent, False
-    sizing = choose_settings(arch.name, ds, mcfg, tcfg, given, device, group, log)
+    sizing = choose_settings(kind.name, ds, mcfg, tcfg, given, device, group, log)
     if sizing is not None:  # the rule's settings, then the user's own options over them
         chosen = sizing.settings
         tcfg = TrainConfig(**{**arch.train_defaults, **{k: v for k, v in chosen.items() if k in train_names}, **given_train})
@@ -124,15 +124,16 @@ def start_training(dataset_path: Path, out: Path, given: dict, force: bool, log:
             group.close()
 
 
-def choose_settings(arch: str, ds: Any, mcfg: Any, tcfg: TrainConfig, given: dict, device: torch.device, group: ProcessGroup,
+def choose_settings(kind: str, ds: Any, mcfg: Any, tcfg: TrainConfig, given: dict, device: torch.device, group: ProcessGroup,
                     log: Log) -> Sizing | None:
-    """The sizing rule's choice for a new language-model run when the user gave no model size, else None (and why,
-    when the reason is not the user's own options)."""
-    if arch != "rnn_lm" or any(name in given for name in MODEL_OPTIONS):
+    """The sizing rule's choice for a new text run when the user gave no model size, else None (and why, when the
+    reason is not the user's own options). The rule was fitted on text; music and pairs keep their fixed defaults
+    until it is measured on them (benchmarks/sizing.md)."""
+    if kind != "text" or any(name in given for name in MODEL_OPTIONS):
         return None
     fixed = f"{mcfg.layers}×{mcfg.hidden} {mcfg.cell.upper()}, dropout {mcfg.dropout:g}"
     if device.type != "cpu":
-        log(f"{fixed}: the fixed defaults (sizes are chosen for CPUs only until they are measured on a {device.type.upper()})")
+        log(f"{fixed}: the fixed defaults (the size rule is fitted on CPUs; it is not yet measured on {device.type.upper()} devices)")
         return None
     if group.world > 1:
         log(f"{fixed}: the fixed defaults (under torchrun every process must build the same model, so none measures alone)")

@@ -25,7 +25,7 @@ CHOSEN = ("layers", "hidden", "embed", "dropout", "batch", "seq_len", "lr", "war
 MODEL_OPTIONS = ("layers", "hidden", "embed", "dropout", "tie_weights")  # any of these given: the model is the user's
 REFERENCE = (2, 256, 128)  # (layers, hidden, embed) of the model timed on this machine
 CALIBRATION_STEPS = 3  # timed forward passes of the reference model, after one untimed
-FORWARD_TO_TRAIN = 0.27  # training tokens/s over forward-only tokens/s of the reference model (benchmarks/sizing.md)
+FORWARD_TO_TRAIN = 0.25  # training tokens/s over forward-only tokens/s of the reference model (benchmarks/sizing.md)
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,10 @@ class Shape:
     layers: int
     hidden: int
     embed: int
-    speed: float  # tokens/s relative to REFERENCE at batch 16 × 64 on one CPU thread (benchmarks/sizing.md)
+    speed: tuple[float, float]  # training tokens/s relative to REFERENCE at batch 16 × 64: on one CPU thread, on two or more
+
+    def relative_speed(self, threads: int) -> float:
+        return self.speed[0 if threads <= 1 else 1]
 
     def parameters(self, vocab: int, cell: str = "lstm") -> int:
         return ModelConfig(vocab_size=vocab, cell=cell, layers=self.layers, hidden=self.hidden, embed=self.embed).parameters()
@@ -43,12 +46,13 @@ class Shape:
         return f"{self.layers}×{self.hidden}"
 
 
-# The candidates, smallest first, with their speed relative to the reference (medians of the grid's 1-thread runs).
+# The candidates, smallest first, with their speed relative to the reference (benchmarks/sizing.md, "Speeds"): a
+# small model gains less from a second thread, so its advantage shrinks from 3.3× to 2.5×.
 LADDER = (
-    Shape(2, 128, 64, 3.25),
-    Shape(2, 256, 128, 1.0),
-    Shape(2, 384, 128, 0.53),
-    Shape(2, 512, 128, 0.33),
+    Shape(2, 128, 64, (3.3, 2.5)),
+    Shape(2, 256, 128, (1.0, 1.0)),
+    Shape(2, 384, 128, (0.55, 0.53)),
+    Shape(2, 512, 128, (0.35, 0.32)),
 )
 BATCH, SEQ_LEN, LR = 16, 64, 3e-3  # measured best per CPU-minute (benchmarks/README.md); the grid keeps them
 
@@ -105,11 +109,11 @@ def measure_rate(vocab: int, cell: str, device: torch.device) -> tuple[float, fl
     return FORWARD_TO_TRAIN * BATCH * SEQ_LEN / step, time.perf_counter() - start
 
 
-def tokens_read(shape: Shape, budget: Budget, reference_rate: float | None, train_tokens: int) -> float:
+def tokens_read(shape: Shape, budget: Budget, reference_rate: float | None, train_tokens: int, threads: int = 1) -> float:
     """Tokens the model reads before the first budget ends."""
     limits = []
     if budget.seconds is not None and reference_rate:
-        limits.append(budget.seconds * reference_rate * shape.speed)
+        limits.append(budget.seconds * reference_rate * shape.relative_speed(threads))
     if budget.steps is not None:
         limits.append(budget.steps * BATCH * SEQ_LEN)
     if budget.epochs is not None:
@@ -117,27 +121,32 @@ def tokens_read(shape: Shape, budget: Budget, reference_rate: float | None, trai
     return min(limits) if limits else math.inf
 
 
-def dropout_for(epochs: float) -> float:
-    """Regularise as the model reads the corpus over and over (fitted on the grid in benchmarks/sizing.md)."""
+def dropout_for(exposure: float) -> float:
+    """Dropout for a model that reads the corpus `exposure` = (tokens read / corpus) × (parameters / corpus) times over.
+
+    Neither the epochs nor the size alone decided it on the grid: a 2×128 read 18 times over on 210 K tokens learnt
+    best without dropout, a 2×256 read 18 times over with 0.2, and 0.2 slowed every run that could not yet memorise
+    (benchmarks/sizing.md, "Dropout")."""
     for most, dropout in DROPOUT_STEPS:
-        if epochs <= most:
+        if exposure < most:
             return dropout
     return DROPOUT_STEPS[-1][1]
 
 
-DROPOUT_STEPS = ((3.0, 0.0), (8.0, 0.1), (20.0, 0.2), (math.inf, 0.3))  # (at most this many epochs, dropout)
-TOKENS_PER_PARAMETER = 4.0  # the largest model that reads at least this many tokens per parameter wins
+DROPOUT_STEPS = ((30.0, 0.0), (300.0, 0.2), (math.inf, 0.3))  # (exposure below this, dropout)
+TOKENS_PER_PARAMETER = 2.0  # the largest model that reads at least this many tokens per parameter in the budget wins
 
 
-def choose(train_tokens: int, val_tokens: int, vocab: int, cell: str, budget: Budget, reference_rate: float | None) -> tuple[Shape, float, float]:
+def choose(train_tokens: int, vocab: int, cell: str, budget: Budget, reference_rate: float | None, threads: int = 1) -> tuple[Shape, float, float]:
     """(the model, dropout, tokens it reads) for this corpus and budget: the largest candidate that reads at least
     TOKENS_PER_PARAMETER tokens per parameter (the smallest if none does), with dropout for its epochs."""
     best = LADDER[0]
     for shape in LADDER:
-        if tokens_read(shape, budget, reference_rate, train_tokens) >= TOKENS_PER_PARAMETER * shape.parameters(vocab, cell):
+        if tokens_read(shape, budget, reference_rate, train_tokens, threads) >= TOKENS_PER_PARAMETER * shape.parameters(vocab, cell):
             best = shape
-    tokens = tokens_read(best, budget, reference_rate, train_tokens)
-    return best, dropout_for(tokens / max(1, train_tokens)), tokens
+    tokens = tokens_read(best, budget, reference_rate, train_tokens, threads)
+    corpus = max(1, train_tokens)
+    return best, dropout_for(tokens / corpus * best.parameters(vocab, cell) / corpus), tokens
 
 
 def eval_every(val_tokens: int) -> int:
@@ -151,7 +160,7 @@ def plan(train_tokens: int, val_tokens: int, vocab: int, cell: str, budget: Budg
     rate, spent = (None, 0.0)
     if budget.seconds is not None:
         rate, spent = measure_rate(vocab, cell, device)
-    shape, dropout, tokens = choose(train_tokens, val_tokens, vocab, cell, budget, rate)
+    shape, dropout, tokens = choose(train_tokens, vocab, cell, budget, rate, threads)
     epochs = tokens / max(1, train_tokens)
     settings = {"layers": shape.layers, "hidden": shape.hidden, "embed": shape.embed, "dropout": dropout,
                 "batch": BATCH, "seq_len": SEQ_LEN, "lr": LR, "eval_every": eval_every(val_tokens)}
