@@ -41,6 +41,7 @@ SETTINGS: dict[str, list[str]] = {
     "2x128-d0.2": ["--layers", "2", "--hidden", "128", "--embed", "64", "--dropout", "0.2"],
     "2x256": ["--layers", "2", "--hidden", "256", "--embed", "128", "--dropout", "0"],
     "2x256-d0.2": ["--layers", "2", "--hidden", "256", "--embed", "128", "--dropout", "0.2"],
+    "2x256-d0.3": ["--layers", "2", "--hidden", "256", "--embed", "128", "--dropout", "0.3"],
     "2x256-d0.4": ["--layers", "2", "--hidden", "256", "--embed", "128", "--dropout", "0.4"],
     "2x384": ["--layers", "2", "--hidden", "384", "--embed", "128", "--dropout", "0"],
     "2x384-d0.1": ["--layers", "2", "--hidden", "384", "--embed", "128", "--dropout", "0.1"],

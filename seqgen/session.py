@@ -18,7 +18,7 @@ from seqgen.architectures import load_model_from
 from seqgen.config import TrainConfig, from_dict, parse_duration, to_dict
 from seqgen.data.dataset import Dataset, check_output_folder
 from seqgen.devices import resolve_device
-from seqgen.errors import RunError, UsageError
+from seqgen.errors import RunError, SeqgenError, UsageError
 from seqgen.evaluation import plot as plots
 from seqgen.kinds.base import Kind, Log, Values, check_same_vocab, refuse_existing
 from seqgen.kinds.common import TRAIN_NAMES
@@ -118,7 +118,7 @@ def start_training(dataset_path: Path, out: Path, given: dict, force: bool, log:
         try:
             result = Trainer(run, arch.task(ds, tcfg, group), model, tcfg, device, log, bar, group).fit()
             if main:
-                kind.after_training(Path(out), ds, device, log)
+                _after_training(kind, Path(out), ds, device, log)
             return result
         finally:
             group.close()
@@ -178,14 +178,24 @@ def resume_training(run_path: Path, dataset_path: Path | None, overrides: dict, 
         try:
             result = trainer.fit()
             if main:
-                for_run(run).after_training(run.path, ds, device, log)
+                _after_training(for_run(run), run.path, ds, device, log)
             return result
         finally:
             group.close()
 
 
+def _after_training(kind: Kind, run_path: Path, ds: Any, device: torch.device, log: Log) -> None:
+    """The kind's work once the weights are safe (a language model's mixture). It failing never fails the training:
+    the run is complete without it, and sample then draws from the network."""
+    try:
+        kind.after_training(run_path, ds, device, log)
+    except (SeqgenError, OSError) as exc:
+        log(f"warning: the run is trained, but fitting its mixture with the n-gram failed ({exc}); sample draws from the network. "
+            f"Try again with: seqgen train --resume {run_path}")
+
+
 def use_threads(threads: int | None) -> None:
-    """torch's intra-op threads for sample and eval: --threads, else train's default (the physical cores this process may use)."""
+    """torch's intra-op threads: --threads, else the physical cores this process may use (train, sample and eval alike)."""
     threads = threads or default_threads()
     if threads:
         torch.set_num_threads(threads)

@@ -58,6 +58,8 @@ def fit_run_mixture(run: Run, ds: Dataset, model: torch.nn.Module, device: torch
         log("note: no validation split, so no mixture with the n-gram (sample draws from the network)")
         return None
     train = np.asarray(ds.split("train"))
+    if not (Path(ds.path) / f"ngram-{ORDER}.safetensors").is_file() and len(train) > 2_000_000:
+        log(f"fitting the {ORDER}-gram of {len(train):,} training tokens for the mixture (once per dataset, about {len(train) / 500_000:.0f} s)")
     kn = dataset_ngram(ds.path, train, len(ds.vocab), ORDER)
     held = val[: FIT_TOKENS + 1]
     nll = token_nll(model, held, run.train_config.batch, run.train_config.seq_len, device)

@@ -284,7 +284,7 @@ class Trainer:
         # and tqdm's time left; without a terminal, a plain line every PLAIN_EVERY seconds says the same
         self.bar = tqdm(
             total=PERMILLE, initial=self._permille(), file=sys.stderr, disable=not self.progress_bar, dynamic_ncols=True, leave=False,
-            bar_format="{percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
+            bar_format="{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",  # postfix: ", step N, loss …"
         )
         self.line_at = time.monotonic()
         self.model.train()

@@ -122,3 +122,17 @@ def test_a_mixture_fitted_for_other_weights_is_not_used(cli, mixed_run):
     report = json.loads(cli("eval", mixed_run, "--json").out)
     assert report["mixture"] is None and "other weights" in report["mixture_note"]
     assert cli("sample", mixed_run, "--length", "50", "--seed", "1").out == cli("sample", mixed_run, "--length", "50", "--seed", "1", "--no-mix").out
+
+
+def test_a_mixture_that_cannot_be_fitted_never_fails_the_training(cli, tmp_path, char_dataset, monkeypatch):
+    from seqgen.evaluation import mixture
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mixture, "fit_run_mixture", full_disk)
+    res = cli("train", char_dataset, "--out", tmp_path / "r", "--max-steps", "3", "--hidden", "16", "--embed", "8")
+    assert res.code == 0, res.err
+    assert "the run is trained, but fitting its mixture with the n-gram failed" in res.err and "seqgen train --resume" in res.err
+    assert (tmp_path / "r" / "model.safetensors").is_file() and not (tmp_path / "r" / "mixture.json").exists()
+    assert cli("sample", tmp_path / "r", "--length", "5").code == 0

@@ -20,12 +20,12 @@ def shape_of(tokens, budget, rate=20_000.0, vocab=65, threads=1):
     [
         # one CPU thread at ~20,000 tokens/s for the 2×256 reference: the grid's machine (benchmarks/sizing.md)
         (210_000, 1, 20_000, 1, ("2x128", 0.0)),  # a writer's 200 KB and one minute: the small model, no time to over-fit
-        (210_000, 3, 20_000, 1, ("2x256", 0.2)),  # three minutes: the 2×256 reads the poems 17 times over, so dropout
+        (210_000, 3, 20_000, 1, ("2x256", 0.3)),  # three minutes: the 2×256 reads the poems 17 times over, so dropout
         (1_000_000, 1, 20_000, 1, ("2x128", 0.0)),
         (1_000_000, 3, 20_000, 1, ("2x256", 0.0)),  # tiny Shakespeare: 3.6 epochs, too few to memorise
-        (1_000_000, 15, 20_000, 1, ("2x384", 0.0)),
+        (1_000_000, 15, 20_000, 1, ("2x384", 0.3)),  # tiny Shakespeare, 15 minutes: 1.4145 with the mixture (0 dropout: 1.4254)
         (10_000_000, 3, 20_000, 1, ("2x256", 0.0)),
-        (1_000_000, 15, 40_000, 2, ("2x512", 0.2)),  # two threads read twice as much: the old defaults' size
+        (1_000_000, 15, 40_000, 2, ("2x512", 0.3)),  # two threads read twice as much: the old defaults
         (210_000, 3, 2_000, 1, ("2x128", 0.0)),  # a machine ten times slower can only afford the smallest
     ],
 )
@@ -49,9 +49,8 @@ def test_a_step_or_epoch_budget_needs_no_measurement():
     assert found.reference_tokens_per_s is None and found.calibration_s == 0.0
 
 
-def test_dropout_grows_with_how_often_the_model_could_memorise_the_corpus():
-    drops = [dropout_for(x) for x in (0.0, 3.5, 22, 52, 78, 450, 5000)]
-    assert drops == sorted(drops) and drops[:3] == [0.0, 0.0, 0.0] and drops[3] == 0.2 and drops[-1] == 0.3
+def test_dropout_only_once_the_model_could_memorise_the_corpus():
+    assert [dropout_for(x) for x in (0.0, 3.5, 26.5, 34, 354, 5000)] == [0.0, 0.0, 0.0, 0.3, 0.3, 0.3]
 
 
 def test_validation_costs_about_a_tenth_of_training():
