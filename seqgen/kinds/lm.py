@@ -36,7 +36,7 @@ EVAL = in_panel(
 SAMPLE = in_panel(
     "Text and music",
     Option("mix", bool, flags=("--mix/--no-mix",), help="Draw from the network mixed with the run's 5-gram, or from the network alone.",
-           default_help="the mixture when it beat the network on validation (`train` fits it as it ends)"),
+           default_help="text: the mixture when it beat the network on validation (`train` fits it as it ends); music: the network"),
 )
 
 
@@ -44,6 +44,7 @@ class LanguageModelKind(Kind):
     """A kind whose datasets are one stream of token ids (`seqgen.data.dataset`), modelled by `rnn_lm`."""
 
     model = "rnn_lm"
+    mix_by_default = True  # sample draws from the mixture when it beat the network on validation
     options = {"eval": EVAL, "sample": SAMPLE}
     takes = {"eval": EVAL_NAMES}
 
@@ -63,10 +64,9 @@ class LanguageModelKind(Kind):
         device, model = load_model(run, o.weights, o.device)
         return cfg, paths, device, self.with_mixture(run, model, o, device), tokenizer_from_meta(run.dataset_meta)
 
-    @staticmethod
-    def with_mixture(run: Run, model: torch.nn.Module, o: Values, device: torch.device) -> torch.nn.Module:
+    def with_mixture(self, run: Run, model: torch.nn.Module, o: Values, device: torch.device) -> torch.nn.Module:
         """The network, or the network mixed with the run's n-gram: by default when the mixture beat the network on
-        validation; --mix asks for it whatever validation said, --no-mix never."""
+        validation (and the kind mixes by default); --mix asks for it whatever validation said, --no-mix never."""
         from seqgen.errors import RunError
         from seqgen.evaluation.mixture import load_run_mixture
         from seqgen.models.mixture import MixedLM
@@ -79,7 +79,7 @@ class LanguageModelKind(Kind):
                 raise RunError(f"--mix: {found}", "sample with --no-mix, or train the run to its end (`seqgen train --resume RUN`)")
             return model
         fit, ngram = found
-        if not (fit.better or o.mix):
+        if not (o.mix or (fit.better and self.mix_by_default)):
             return model
         return MixedLM(model, ngram, fit.weight).to(device)
 
@@ -92,7 +92,8 @@ class LanguageModelKind(Kind):
         _, model = load_model(run, "best", str(device))
         fit = fit_run_mixture(run, ds, model, device, log)
         if fit is not None:
-            use = "sample draws from the mixture" if fit.better else "sample draws from the network (the mixture gained nothing)"
+            use = ("sample draws from the network (the mixture gained nothing)" if not fit.better else
+                   "sample draws from the mixture" if self.mix_by_default else "sample draws from it with --mix")
             log(f"mixture with the {fit.order}-gram: λ {fit.weight:.2f}, {fit.mixture:.4f} nats/token on {fit.tokens:,} validation tokens "
                 f"(network {fit.network:.4f}, {fit.order}-gram {fit.ngram:.4f}); {use}")
 
@@ -158,7 +159,7 @@ class LanguageModelKind(Kind):
             fit, ngram = found
             p_net, p_ngram = np.exp(-nll), ngram.stream_probs(np.asarray(data))
             report["mixture"] = {
-                "order": fit.order, "weight": fit.weight, "fitted_on_val_tokens": fit.tokens, "sample_draws_from": "mixture" if fit.better else "network",
+                "order": fit.order, "weight": fit.weight, "fitted_on_val_tokens": fit.tokens, "sample_draws_from": "mixture" if fit.better and self.mix_by_default else "network",
                 **Likelihood(mixed_nll(p_net, p_ngram, fit.weight), len(nll)).figures(),
             }
             mixed = MixedLM(model, ngram, fit.weight).to(device)
