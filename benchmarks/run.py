@@ -294,6 +294,62 @@ def bench_sample(args) -> list[dict]:
     return rows
 
 
+class CellStack(nn.Module):
+    """What issue 20 compares batch-1 sampling with: embedding -> nn.LSTMCell per layer -> linear, one token at a time,
+    softmax and torch.multinomial, the loop a PyTorch tutorial writes."""
+
+    def __init__(self, layers: int, hidden: int):
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, EMBED)
+        self.cells = nn.ModuleList(nn.LSTMCell(EMBED if i == 0 else hidden, hidden) for i in range(layers))
+        self.head = nn.Linear(hidden, VOCAB)
+
+    @torch.no_grad()
+    def sample(self, length: int, seed: int) -> list[int]:
+        gen = torch.Generator().manual_seed(seed)
+        x, state, out = torch.tensor([1]), [None] * len(self.cells), []
+        for _ in range(length):
+            inp = self.embed(x)
+            for i, cell in enumerate(self.cells):
+                state[i] = cell(inp, state[i])
+                inp = state[i][0]
+            x = torch.multinomial(torch.softmax(self.head(inp), dim=-1), 1, generator=gen).view(1)
+            out.append(x.item())
+        return out
+
+
+def bench_sample_vs_cells(args) -> list[dict]:
+    """seqgen's batch-1 sampling (and from the mixture with a 5-gram) against the LSTMCell loop, 2×256, in alternating
+    rounds on 1 and 2 threads; medians of 5 rounds of 1,500 tokens."""
+    from seqgen.evaluation.ngram import KneserNey
+    from seqgen.models.mixture import MixedLM
+
+    length, rounds = (100, 2) if args.quick else (1500, 5)
+    torch.manual_seed(0)
+    model = RNNLanguageModel(ModelConfig(vocab_size=VOCAB, layers=2, hidden=256, embed=EMBED)).eval()
+    stack = CellStack(2, 256).eval()
+    ngram = KneserNey(5, VOCAB).fit(torch.randint(0, VOCAB, (200_000,), generator=torch.Generator().manual_seed(0)).numpy())
+    mixed = MixedLM(model, ngram, 0.5)
+    cfg = SampleConfig(length=length, seed=0)
+    rows, before = [], torch.get_num_threads()
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        times: dict[str, list[float]] = {"seqgen": [], "cells": [], "mixture": []}
+        for _ in range(rounds):
+            for name, run in (("seqgen", lambda: generate(model, [1], cfg)), ("cells", lambda: stack.sample(length, 0)),
+                              ("mixture", lambda: generate(mixed, [1], cfg))):
+                start = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - start)
+        rate = {k: length / statistics.median(v) for k, v in times.items()}
+        rows.append({"threads": threads, "seqgen_tok_s": round(rate["seqgen"]), "lstmcell_stack_tok_s": round(rate["cells"]),
+                     "seqgen_vs_cells": round(rate["seqgen"] / rate["cells"], 3), "mixture_tok_s": round(rate["mixture"]),
+                     "mixture_vs_network": round(rate["mixture"] / rate["seqgen"], 3)})
+        console.print(f"  {rows[-1]}")
+    torch.set_num_threads(before)
+    return rows
+
+
 # ---------------------------------------------------------------- prepare and memory
 
 
@@ -443,6 +499,7 @@ def sections_wanted(parser: argparse.ArgumentParser, only: str, sections: dict) 
 SECTIONS = {
     "train": ("Training throughput, batch 64 × 64, embedding 128 (tokens/s; GFLOP/s vs plain matmul at the same shapes)", bench_train),
     "sample": ("Sampling throughput (tokens/s; the old per-token fused call for comparison)", lambda a, w: bench_sample(a)),
+    "cells": ("Batch-1 sampling, 2×256 LSTM, against an nn.LSTMCell stack (tokens/s, alternating rounds)", lambda a, w: bench_sample_vs_cells(a)),
     "prepare": ("prepare throughput", bench_prepare),
     "memory": ("Peak resident memory of prepare and train (text, char level, 2×256 LSTM)", bench_memory),
     "quality": ("Quality per CPU-minute: tiny Shakespeare (90/10) validation loss, `seqgen train` defaults", bench_quality),

@@ -18,7 +18,7 @@ from seqgen.architectures import load_model_from
 from seqgen.config import TrainConfig, from_dict, parse_duration, to_dict
 from seqgen.data.dataset import Dataset, check_output_folder
 from seqgen.devices import resolve_device
-from seqgen.errors import RunError, UsageError
+from seqgen.errors import RunError, SeqgenError, UsageError
 from seqgen.evaluation import plot as plots
 from seqgen.kinds.base import Kind, Log, Values, check_same_vocab, refuse_existing
 from seqgen.kinds.common import TRAIN_NAMES
@@ -28,6 +28,7 @@ from seqgen.models.rnn_lm import count_parameters
 from seqgen.training.checkpoint import LAST, METRICS, Run, RunLock, create_run, load_state, new_config, open_run
 from seqgen.training.distributed import ProcessGroup, is_main_process
 from seqgen.training.distributed import setup as setup_group
+from seqgen.training.sizing import MODEL_OPTIONS, Budget, Sizing, plan
 from seqgen.training.threads import default_threads
 from seqgen.training.trainer import Trainer, TrainResult
 
@@ -69,9 +70,7 @@ def train(o: Values, log: Log, bar: bool) -> TrainResult:
 
 def _setup_torch(cfg: TrainConfig) -> tuple[ProcessGroup, torch.device]:
     """Threads, seed and device; under torchrun also the process group (DDP) and this rank's device."""
-    threads = cfg.threads or default_threads()  # default: the physical cores this process may use
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     return setup_group(resolve_device(cfg.device))
 
@@ -87,28 +86,63 @@ def start_training(dataset_path: Path, out: Path, given: dict, force: bool, log:
     arch = kind.architecture
     ds = arch.open_dataset(Path(dataset_path))
     train_names = {f.name for f in fields(TrainConfig)}
-    tcfg = TrainConfig(**{**arch.train_defaults, **{k: v for k, v in given.items() if k in train_names}})
+    given_train = {k: v for k, v in given.items() if k in train_names}
+    given_model = {k: v for k, v in given.items() if k not in train_names}
+    tcfg = TrainConfig(**{**arch.train_defaults, **given_train})
     tcfg.check()
-    mcfg = arch.configure(ds, {k: v for k, v in given.items() if k not in train_names})
+    mcfg = arch.configure(ds, given_model)
     arch.check_size(ds, tcfg)
     main = is_main_process()  # under torchrun only rank 0 touches the run folder
     if main:
         check_output_folder(Path(out), force, "run")
     group, device = _setup_torch(tcfg)
+    if not main:
+        log, bar = _silent, False
+    sizing = choose_settings(kind.name, ds, mcfg, tcfg, given, device, group, log)
+    if sizing is not None:  # the rule's settings, then the user's own options over them
+        chosen = sizing.settings
+        tcfg = TrainConfig(**{**arch.train_defaults, **{k: v for k, v in chosen.items() if k in train_names}, **given_train})
+        tcfg.check()
+        mcfg = arch.configure(ds, {**{k: v for k, v in chosen.items() if k not in train_names}, **given_model})
+        arch.check_size(ds, tcfg)
+        torch.manual_seed(tcfg.seed)  # the weights are drawn as if nothing had run before
     if main:
         Path(out).mkdir(parents=True, exist_ok=True)
-    else:
-        log, bar = _silent, False
     with RunLock(Path(out)) if main else nullcontext():
         config = new_config(mcfg, tcfg, Path(dataset_path).resolve(), ds.meta)
+        config["sizing"] = sizing.to_dict() if sizing is not None else None
         run = create_run(Path(out), config, force) if main else Run(Path(out), config)
         model = arch.build(mcfg).to(device)
         ranks = f" × {group.world} processes" if group.world > 1 else ""
         log(f"{arch.describe(mcfg, ds)}, {count_parameters(model):,} parameters, {device.type} with {torch.get_num_threads()} threads{ranks}")
         try:
-            return Trainer(run, arch.task(ds, tcfg, group), model, tcfg, device, log, bar, group).fit()
+            result = Trainer(run, arch.task(ds, tcfg, group), model, tcfg, device, log, bar, group).fit()
+            if main:
+                _after_training(kind, Path(out), ds, device, log)
+            return result
         finally:
             group.close()
+
+
+def choose_settings(kind: str, ds: Any, mcfg: Any, tcfg: TrainConfig, given: dict, device: torch.device, group: ProcessGroup,
+                    log: Log) -> Sizing | None:
+    """The sizing rule's choice for a new text run when the user gave no model size, else None (and why, when the
+    reason is not the user's own options). The rule was fitted on text; music and pairs keep their fixed defaults
+    until it is measured on them (benchmarks/sizing.md)."""
+    if kind != "text" or any(name in given for name in MODEL_OPTIONS):
+        return None
+    fixed = f"{mcfg.layers}×{mcfg.hidden} {mcfg.cell.upper()}, dropout {mcfg.dropout:g}"
+    if device.type != "cpu":
+        log(f"{fixed}: the fixed defaults (the size rule is fitted on CPUs; it is not yet measured on {device.type.upper()} devices)")
+        return None
+    if group.world > 1:
+        log(f"{fixed}: the fixed defaults (under torchrun every process must build the same model, so none measures alone)")
+        return None
+    splits = ds.meta["splits"]
+    budget = Budget(tcfg.time_limit, tcfg.max_steps, tcfg.epochs)
+    sizing = plan(splits["train"], splits.get("val", 0), len(ds.vocab), mcfg.cell, budget, device, torch.get_num_threads())
+    log(f"chose {sizing.reason}" + (f"; measured this machine in {sizing.calibration_s:.1f} s" if sizing.reference_tokens_per_s else ""))
+    return sizing
 
 
 def resume_training(run_path: Path, dataset_path: Path | None, overrides: dict, log: Log, bar: bool) -> TrainResult:
@@ -142,9 +176,29 @@ def resume_training(run_path: Path, dataset_path: Path | None, overrides: dict, 
         else:
             log(f"resuming {run_path} at step {trainer.pos.step:,}")
         try:
-            return trainer.fit()
+            result = trainer.fit()
+            if main:
+                _after_training(for_run(run), run.path, ds, device, log)
+            return result
         finally:
             group.close()
+
+
+def _after_training(kind: Kind, run_path: Path, ds: Any, device: torch.device, log: Log) -> None:
+    """The kind's work once the weights are safe (a language model's mixture). It failing never fails the training:
+    the run is complete without it, and sample then draws from the network."""
+    try:
+        kind.after_training(run_path, ds, device, log)
+    except (SeqgenError, OSError) as exc:
+        log(f"warning: the run is trained, but fitting its mixture with the n-gram failed ({exc}); sample draws from the network. "
+            f"Try again with: seqgen train --resume {run_path}")
+
+
+def use_threads(threads: int | None) -> None:
+    """torch's intra-op threads: --threads, else the physical cores this process may use (train, sample and eval alike)."""
+    threads = threads or default_threads()
+    if threads:
+        torch.set_num_threads(threads)
 
 
 def sample(o: Values, warn: Log) -> list[str]:
@@ -152,6 +206,7 @@ def sample(o: Values, warn: Log) -> list[str]:
     run = open_run(o.run)
     kind = for_run(run)
     refuse(kind, "sample", o, o.run)
+    use_threads(o.threads)
     return kind.sample(run, o, warn)
 
 
@@ -163,6 +218,7 @@ def evaluate(o: Values, log: Log) -> dict:
     run = open_run(o.run)
     kind = for_run(run)
     refuse(kind, "eval", o, o.run)
+    use_threads(o.threads)
     return kind.evaluate(run, o, log)
 
 

@@ -15,6 +15,9 @@ def likelihood_table(report: dict) -> Table:
     """Measures down, models across: the network beside the baselines fitted on the training split."""
     unit = "character" if report.get("level") == "char" else "token"
     models = [("network", report)]
+    mixture = report.get("mixture")
+    if mixture:
+        models.append((f"mixture (λ {mixture['weight']:.2f})", mixture))
     for name, fig in (report.get("baselines") or {}).items():
         models.append((f"{fig['order']}-gram KN" if name == "ngram" else "unigram", fig))
     table = Table(title=f"{report['run']} on {report['data']}")
@@ -34,6 +37,9 @@ def likelihood_table(report: dict) -> Table:
     notes = [f"unknown tokens {report['unknown']:,} ({report['unknown_rate']:.2%})", f"{report['weights']} sha256 {report['weights_sha256'][:12]}"]
     if len(models) > 1:
         notes.append("baselines fitted on the train split (unigram: add-one; KN: interpolated modified Kneser–Ney)")
+    if mixture:
+        notes.append(f"mixture: λ·network + (1−λ)·{mixture['order']}-gram, λ fitted on {mixture['fitted_on_val_tokens']:,} validation tokens; "
+                     f"sample draws from the {mixture['sample_draws_from']}")
     table.caption = " · ".join(notes)
     warning = unknown_warning(report)
     if warning:
@@ -71,6 +77,9 @@ def generation_table(gen: dict) -> Table:
     nov = gen["novelty"]
     if nov["in_train"] is not None:
         table.add_row("novelty", f"{nov['novel']:.1%} of {nov['ngrams']:,} generated {nov['unit']} {nov['n']}-grams are not in the train split ({nov['in_train']:.1%} are)")
+    mix = gen.get("novelty_mixture")
+    if mix and mix["in_train"] is not None:
+        table.add_row("", f"{mix['novel']:.1%} of the mixture's ({mix['in_train']:.1%} copied from the train split)")
     return table
 
 

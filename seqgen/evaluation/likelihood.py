@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -55,28 +54,51 @@ def score_ids(
     scored quickly; each stream's first token has no context, as in training. Every token after the
     first is scored exactly once.
     """
+    nll = token_nll(model, ids, batch, seq_len, device, should_stop)
+    return None if nll is None else Likelihood(float(nll.sum()), len(nll))
+
+
+@torch.no_grad()
+def token_nll(
+    model: RNNLanguageModel,
+    ids: np.ndarray,
+    batch: int,
+    seq_len: int,
+    device: torch.device | str = "cpu",
+    should_stop: Callable[[], bool] | None = None,
+) -> np.ndarray | None:
+    """−log p(ids[i] | what came before) for i = 1..len−1 (float64, in order), scored as `score_ids` scores them;
+    None if stopped early. What mixing with an n-gram needs: each token's probability, not only the sum."""
     if len(ids) < 2:
-        return Likelihood(0.0, 0)
+        return np.zeros(0)
     batch = max(1, min(batch, (len(ids) - 1) // max(1, seq_len)))
     view = stream_view(ids, batch)
+    per_stream = view.shape[1] - 1
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    out = np.empty(len(ids) - 1)
     state: State | None = None
-    covered = batch * (view.shape[1] - 1)  # the streams predict ids[1 : covered + 1]
+    covered = batch * per_stream  # the streams predict ids[1 : covered + 1]
     tail = np.asarray(ids[covered:], dtype=np.int64)  # the rest, scored as one more short stream
-    windows = itertools.chain(batches(view, seq_len, partial=True), [(None, None)], batches(tail.reshape(1, -1), seq_len, partial=True))
+    pos = 0
     try:
-        for x, y in windows:
+        for x, y in batches(view, seq_len, partial=True):
             if should_stop and should_stop():
                 return None
-            if x is None:
-                state = None  # the tail stream starts afresh
-                continue
             logits, state = model(torch.from_numpy(x).to(device), state)
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), torch.from_numpy(y).to(device).reshape(-1), reduction="sum")
-            total += float(loss)
-            count += y.size
+            nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), torch.from_numpy(y).to(device).reshape(-1), reduction="none")
+            width = y.shape[1]
+            # stream b's targets are ids[b·per_stream + 1 …]: this window fills columns pos … pos + width of each
+            out[:covered].reshape(batch, per_stream)[:, pos : pos + width] = nll.view(batch, width).double().cpu().numpy()
+            pos += width
+        state, at = None, covered  # the tail stream starts afresh
+        for x, y in batches(tail.reshape(1, -1), seq_len, partial=True):
+            if should_stop and should_stop():
+                return None
+            logits, state = model(torch.from_numpy(x).to(device), state)
+            nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), torch.from_numpy(y).to(device).reshape(-1), reduction="none")
+            out[at : at + y.size] = nll.double().cpu().numpy()
+            at += y.size
     finally:
         model.train(was_training)
-    return Likelihood(total, count)
+    return out

@@ -19,7 +19,7 @@ from seqgen.data.dataset import Dataset
 from seqgen.errors import InputError, UsageError
 from seqgen.evaluation.bleu import corpus_bleu, self_bleu
 from seqgen.evaluation.likelihood import Likelihood
-from seqgen.evaluation.ngram import KneserNey, Unigram
+from seqgen.evaluation.ngram import KneserNey, Unigram, dataset_ngram
 from seqgen.models.generate import beam_search, continue_batch, generate
 from seqgen.models.rnn_lm import RNNLanguageModel
 from seqgen.training.checkpoint import Run
@@ -86,12 +86,15 @@ def note_mask(tokenizer) -> np.ndarray:
     return mask
 
 
-def baselines(train: np.ndarray, data: np.ndarray, vocab_size: int, order: int, notes: int | None) -> dict:
-    """Unigram and Kneser–Ney n-gram models fitted on `train`, scored on `data` (every token after the first)."""
+def baselines(train: np.ndarray, data: np.ndarray, vocab_size: int, order: int, notes: int | None, folder: Path | None = None) -> dict:
+    """Unigram and Kneser–Ney n-gram models fitted on `train`, scored on `data` (every token after the first).
+
+    With the dataset's `folder`, the n-gram is fitted once and kept there (`dataset_ngram`)."""
     out = {}
-    models = [("unigram", Unigram(vocab_size))] + ([("ngram", KneserNey(order, vocab_size))] if order else [])
+    ngram = (dataset_ngram(folder, train, vocab_size, order) if folder is not None else KneserNey(order, vocab_size).fit(train)) if order else None
+    models = [("unigram", Unigram(vocab_size).fit(train))] + ([("ngram", ngram)] if ngram is not None else [])
     for name, model in models:
-        lik = model.fit(train).score(data)
+        lik = model.score(data)
         out[name] = {**({"order": order} if name == "ngram" else {}), **figures(lik), **(per_note(lik, notes) if notes is not None else {})}
     return out
 
@@ -179,7 +182,8 @@ def held_out_pieces(tokenizer, ids: np.ndarray, limit: int = 500) -> list[list[i
     return [np.asarray(ids[a:b], dtype=np.int64).tolist() for a, b in bounds]
 
 
-def generation_report(run: Run, model: RNNLanguageModel, tokenizer, ds: Dataset, opts: EvalOptions, device, log: Log) -> dict:
+def generation_report(run: Run, model: RNNLanguageModel, tokenizer, ds: Dataset, opts: EvalOptions, device, log: Log,
+                      mixed: torch.nn.Module | None = None) -> dict:
     """Continuation BLEU on held-out segments, self-BLEU and novelty of free samples, music statistics."""
     unit, tokenize = bleu_unit(tokenizer)
     split = "test" if ds.meta["splits"]["test"] > 0 else "val"
@@ -201,6 +205,8 @@ def generation_report(run: Run, model: RNNLanguageModel, tokenizer, ds: Dataset,
         "novelty": {"unit": "character" if tokenizer.level == "char" else tokenizer.level if tokenizer.level == "word" else "token",
                     **novelty(samples, ds.split("train"), n, len(tokenizer.vocab))},
     }
+    if mixed is not None:  # the n-gram's gain can be copying: the same figure for samples drawn from the mixture
+        report["novelty_mixture"] = {**report["novelty"], **novelty(generate(mixed, tokenizer.start_ids(), free, device, eos), ds.split("train"), n, len(tokenizer.vocab))}
     if music:
         from seqgen.music.stats import compare, compare_parts
 
@@ -214,7 +220,7 @@ def generation_report(run: Run, model: RNNLanguageModel, tokenizer, ds: Dataset,
 
 
 def extend_report(run: Run, model: RNNLanguageModel, tokenizer, data: np.ndarray, lik: Likelihood, opts: EvalOptions,
-                  device: torch.device, log: Log) -> dict:
+                  device: torch.device, log: Log, mixed: torch.nn.Module | None = None) -> dict:
     """The keys `seqgen eval` adds to the likelihood report (see README, "eval output")."""
 
     opts.check()
@@ -229,9 +235,9 @@ def extend_report(run: Run, model: RNNLanguageModel, tokenizer, data: np.ndarray
         log(f"note: the run's dataset {ds_path} is gone or changed; no baselines or generation figures")
         out["baselines"] = None
     else:
-        out["baselines"] = baselines(ds.split("train"), data, len(tokenizer.vocab), opts.ngram, notes)
+        out["baselines"] = baselines(ds.split("train"), data, len(tokenizer.vocab), opts.ngram, notes, ds.path)
         if opts.bleu:
-            out["generation"] = generation_report(run, model, tokenizer, ds, opts, device, log)
+            out["generation"] = generation_report(run, model, tokenizer, ds, opts, device, log, mixed)
     out["provenance"] = provenance(run, device, opts.seed, ds_path, vocab_digest(tokenizer.vocab.to_meta()))
     return out
 

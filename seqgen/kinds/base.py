@@ -102,6 +102,9 @@ class Kind:
             return frozenset((settings - set(config.UNUSED_TRAIN)) | own | self.takes.get(verb, frozenset()))
         return frozenset(own | self.takes.get(verb, frozenset()))
 
+    def after_training(self, run_path: Path, ds: Any, device: torch.device, log: Log) -> None:
+        """What a finished `train` adds to the run folder besides the weights (a language model: its mixture)."""
+
     def owns(self, meta: dict) -> bool:
         """Whether a dataset's (or a run's) meta.json is of this kind."""
         return meta.get("kind") == self.name

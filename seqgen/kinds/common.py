@@ -17,6 +17,7 @@ OUT = Option("out", Path, flags=("--out", "-o"), help="Dataset folder to write."
 FORCE = Option("force", bool, False, "Replace an existing dataset folder.")
 WEIGHTS = Option("weights", str, "best", "best (lowest validation loss) or last.", choices=("best", "last"))
 DEVICE = Option("device", str, "auto", DEVICE_HELP, choices=DEVICES)
+THREADS = Option("threads", int, min=1, max=MAX_THREADS, help="CPU threads for torch.", default_help="the physical cores this process may use, as `train`")
 RUN = Option("run", Path, help="Run folder from `seqgen train`.", argument=True, required=True)
 
 PREPARE = (
@@ -92,6 +93,7 @@ SAMPLE = (
     Option("stop_at_eos", bool, False, "End a sample at its first end-of-sequence token."),
     WEIGHTS,
     DEVICE,
+    THREADS,
     Option("force", bool, False, "Overwrite existing output files."),
     Option("beam", int, min=1, help="Beam search of this width for the most likely continuation (length-normalised); --num gives the best N beams."),
 )
@@ -105,6 +107,7 @@ EVAL = (
     WEIGHTS,
     Option("as_json", bool, False, 'Print one JSON object on stdout (keys: README, "eval output").', flags=("--json",)),
     DEVICE,
+    THREADS,
     Option("seed", int, 1234, "Random seed for every draw.", min=0, max=MAX_SEED),
     Option("beam", int, min=1, help="Beam search of this width: an encoder-decoder's outputs (greedy without it, as `sample`); with --bleu, the continuations."),
     Option("out", Path, flags=("--out", "-o"), help="Also write the JSON report to this file."),

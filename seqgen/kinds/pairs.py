@@ -67,7 +67,7 @@ EVAL = in_panel(
                                  "for the same sources."),
 )
 # what an encoder-decoder's `sample` uses of the common options: its decoding, never a primer
-SAMPLE_TAKES = frozenset(("run", "temperature", "top_k", "top_p", "greedy", "num", "seed", "out", "weights", "device", "force", "beam"))
+SAMPLE_TAKES = frozenset(("run", "temperature", "top_k", "top_p", "greedy", "num", "seed", "out", "weights", "device", "threads", "force", "beam"))
 
 
 class PairsKind(Kind):

@@ -20,6 +20,7 @@ from seqgen.kinds.harmony import HARMONY
 from seqgen.kinds.music import MUSIC
 from seqgen.kinds.pairs import PAIRS
 from seqgen.kinds.text import TEXT
+from seqgen.training.sizing import CHOSEN
 
 if TYPE_CHECKING:
     from seqgen.training.checkpoint import Run
@@ -85,7 +86,8 @@ def _train_default(name: str) -> str | None:
     if not values or values[0][1] is None:
         return None
     first = values[0][1]
-    return "; ".join([_shown(name, first), *(f"{kind}: {_shown(name, v)}" for kind, v in values[1:] if v != first)])
+    shown = f"text: chosen for the corpus and budget, else {_shown(name, first)}" if name in CHOSEN and values[0][0] == "text" else _shown(name, first)
+    return "; ".join([shown, *(f"{kind}: {_shown(name, v)}" for kind, v in values[1:] if v != first)])
 
 
 def _shown(name: str, value: Any) -> str:

@@ -21,6 +21,8 @@ def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float |
 
     logits: (N, V). The most likely token always survives, so a distribution is never empty.
     """
+    if (top_k is None or top_k >= logits.size(-1)) and (top_p is None or top_p >= 1.0):
+        return logits  # nothing to mask: no copy (batch-1 sampling pays per operation)
     out = logits.clone()
     if top_k is not None and top_k < out.size(-1):
         kth = torch.topk(out, top_k, dim=-1).values[..., -1:]  # (N, 1)
@@ -37,9 +39,12 @@ def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float |
 
 def next_token_probs(logits: torch.Tensor, cfg: SampleConfig) -> torch.Tensor:
     """The distribution one step samples from: softmax(filter(logits / T))."""
-    scaled = logits / cfg.temperature
-    if not torch.isfinite(scaled).all():  # a tiny temperature overflowed: shift by the maximum first (same softmax)
-        scaled = (logits - logits.max(dim=-1, keepdim=True).values) / cfg.temperature
+    if cfg.temperature == 1.0:
+        scaled = logits
+    else:
+        scaled = logits / cfg.temperature
+        if cfg.temperature < 1.0 and not torch.isfinite(scaled).all():  # a tiny temperature overflowed: shift by the maximum first (same softmax)
+            scaled = (logits - logits.max(dim=-1, keepdim=True).values) / cfg.temperature
     return torch.softmax(filter_logits(scaled, cfg.top_k, cfg.top_p), dim=-1)
 
 

@@ -105,6 +105,9 @@ def step_function(model: torch.nn.Module) -> StepFn:
     plain `model(ids (N, 1), state)` call for any other module with the same forward contract."""
     if isinstance(model, RNNLanguageModel):
         return Stepper(model)
+    own = getattr(model, "step_function", None)  # a model with its own fast step (seqgen.models.mixture.MixedLM)
+    if own is not None:
+        return own()
 
     def call(ids: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         logits, state = model(ids.view(-1, 1), state)  # (N, 1, V)

@@ -30,6 +30,12 @@ from seqgen.training.task import Task
 from seqgen.training.threads import ThroughputWatch
 
 Log = Callable[[str], None]
+PERMILLE = 1000  # the progress bar's total: thousandths of the budget
+PLAIN_EVERY = 30.0  # seconds between plain progress lines when there is no bar (stderr not a terminal)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 @dataclass
@@ -101,6 +107,7 @@ class Trainer:
         log: Log = lambda msg: None,
         progress_bar: bool = False,
         group: ProcessGroup | None = None,
+        plain_every: float | None = None,
     ):
         self.run, self.task, self.model, self.cfg, self.device = run, task, model, cfg, device
         self.group = group or SingleProcess()  # under torchrun: this rank, its share of each batch and the collectives
@@ -109,6 +116,7 @@ class Trainer:
         # the dropout masks must differ, as they do between the rows of one process's batch.
         self.group.own_random_stream(cfg.seed)
         self.log, self.progress_bar = log, progress_bar
+        self.plain_every = PLAIN_EVERY if plain_every is None else plain_every
         opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
         self.optimizer = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.pos = Position()
@@ -272,10 +280,13 @@ class Trainer:
         has_val = self.task.has_validation
         if not has_val:
             self.log("warning: the dataset has no validation split; the last weights are kept as the best")
+        # the bar counts thousandths of the budget (steps, epochs or time, whichever ends first), so it shows a percent
+        # and tqdm's time left; without a terminal, a plain line every PLAIN_EVERY seconds says the same
         self.bar = tqdm(
-            total=self.cfg.max_steps, initial=self.pos.step, unit="step", file=sys.stderr, disable=not self.progress_bar,
-            dynamic_ncols=True, leave=False,
+            total=PERMILLE, initial=self._permille(), file=sys.stderr, disable=not self.progress_bar, dynamic_ncols=True, leave=False,
+            bar_format="{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",  # postfix: ", step N, loss …"
         )
+        self.line_at = time.monotonic()
         self.model.train()
         with SignalFlag() as flag, self.bar:
             reason = self._loop(flag, has_val)
@@ -324,9 +335,26 @@ class Trainer:
         pos.acc_grad += grad_norm
         pos.acc_n += 1
         pos.elapsed += self.clock.tick(count)
-        self.bar.update(1)
+        self.bar.update(self._permille() - self.bar.n)
         if pos.step % self.cfg.log_every == 0:
             self._log_row(lr)
+        if not self.progress_bar and time.monotonic() - self.line_at >= self.plain_every:
+            self.line_at = time.monotonic()
+            self.log(self.progress_line())
+
+    def _permille(self) -> int:
+        return min(PERMILLE, int(self.progress() * PERMILLE))
+
+    def progress_line(self) -> str:
+        """Where training stands, for a log file: step, share of the budget, losses, throughput and time left."""
+        done = self.progress()
+        left = self.pos.elapsed * (1 - done) / done if done > 0 else None
+        rate = next((r["tokens_per_s"] for r in reversed(self.history) if "tokens_per_s" in r), None)
+        parts = [f"step {self.pos.step:,}", f"{done:.0%} of the budget"]
+        parts += self._figures(rate)
+        if left is not None:
+            parts.append(f"{_minutes(left)} left")
+        return " · ".join(parts)
 
     def _log_row(self, lr: float) -> None:
         pos = self.pos
@@ -359,6 +387,10 @@ class Trainer:
             self._checkpoint(best=not has_val)
 
     def _postfix(self, rate: float | None = None) -> str:
+        return ", ".join([f"step {self.pos.step:,}", *self._figures(rate)])
+
+    def _figures(self, rate: float | None = None) -> list[str]:
+        """The last training and validation loss and the throughput, as the bar and the plain lines show them."""
         parts = []
         last_train = next((r["train_loss"] for r in reversed(self.history) if "train_loss" in r), None)
         if last_train is not None:
@@ -367,9 +399,7 @@ class Trainer:
             parts.append(f"val {self.last_val:.3f}")
         if rate:
             parts.append(f"{rate:,.0f} tok/s" + (" (collapsed: CPU shared?)" if self.watch.collapsed else ""))
-        if self.cfg.time_limit:
-            parts.append(f"left {max(0.0, self.cfg.time_limit - self.pos.elapsed) / 60:.1f}m")
-        return ", ".join(parts)
+        return parts
 
 
 class _Clock:

@@ -204,12 +204,14 @@ def test_options_left_out_take_the_defaults_help_shows(cli, tmp_path):
     assert cli("prepare", src, "--out", tmp_path / "d").code == 0
     assert cli("train", tmp_path / "d", "--out", tmp_path / "r", "--max-steps", "1", "--quiet").code == 0
     config = json.loads((tmp_path / "r" / "config.json").read_text())
+    chosen = config["sizing"]["settings"]  # no size given: the sizing rule's, the rest the dataclasses' defaults
     for section, cls, names in (("model", ModelConfig, ["cell", "layers", "hidden", "embed", "dropout"]),
                                 ("train", TrainConfig, ["batch", "seq_len", "lr", "warmup", "eval_every", "schedule"])):
-        assert {n: config[section][n] for n in names} == {n: getattr(cls, n) for n in names}
+        assert {n: config[section][n] for n in names} == {n: chosen.get(n, getattr(cls, n)) for n in names}
     help_text = " ".join(cli("train", "--help").out.replace("│", " ").split())
     hidden_option = help_text[help_text.index("--hidden") : help_text.index("--embed")]
-    assert f"[default: {ModelConfig.hidden}; pairs: {Seq2SeqConfig.hidden}; frames: {FramesConfig.hidden}]" in hidden_option
+    assert (f"[default: text: chosen for the corpus and budget, else {ModelConfig.hidden}; pairs: {Seq2SeqConfig.hidden}; "
+            f"frames: {FramesConfig.hidden}]") in hidden_option
 
 
 def test_divergence_stops_with_a_clear_message(cli, tmp_path, char_dataset, monkeypatch):
