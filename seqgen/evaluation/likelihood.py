@@ -77,28 +77,21 @@ def token_nll(
     was_training = model.training
     model.eval()
     out = np.empty(len(ids) - 1)
-    state: State | None = None
     covered = batch * per_stream  # the streams predict ids[1 : covered + 1]
-    tail = np.asarray(ids[covered:], dtype=np.int64)  # the rest, scored as one more short stream
-    pos = 0
+    tail = np.asarray(ids[covered:], dtype=np.int64)  # the rest, scored as one more short stream, from a fresh state
+    # each group of streams beside the rows of `out` its targets fill: stream b's are ids[b·per_stream + 1 …]
+    groups = [(view, out[:covered].reshape(batch, per_stream)), (tail.reshape(1, -1), out[covered:].reshape(1, -1))]
     try:
-        for x, y in batches(view, seq_len, partial=True):
-            if should_stop and should_stop():
-                return None
-            logits, state = model(torch.from_numpy(x).to(device), state)
-            nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), torch.from_numpy(y).to(device).reshape(-1), reduction="none")
-            width = y.shape[1]
-            # stream b's targets are ids[b·per_stream + 1 …]: this window fills columns pos … pos + width of each
-            out[:covered].reshape(batch, per_stream)[:, pos : pos + width] = nll.view(batch, width).double().cpu().numpy()
-            pos += width
-        state, at = None, covered  # the tail stream starts afresh
-        for x, y in batches(tail.reshape(1, -1), seq_len, partial=True):
-            if should_stop and should_stop():
-                return None
-            logits, state = model(torch.from_numpy(x).to(device), state)
-            nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), torch.from_numpy(y).to(device).reshape(-1), reduction="none")
-            out[at : at + y.size] = nll.double().cpu().numpy()
-            at += y.size
+        for streams, rows in groups:
+            state: State | None = None
+            pos = 0
+            for x, y in batches(streams, seq_len, partial=True):
+                if should_stop and should_stop():
+                    return None
+                logits, state = model(torch.from_numpy(x).to(device), state)
+                nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), torch.from_numpy(y).to(device).reshape(-1), reduction="none")
+                rows[:, pos : pos + y.shape[1]] = nll.view(y.shape).double().cpu().numpy()
+                pos += y.shape[1]
     finally:
         model.train(was_training)
     return out

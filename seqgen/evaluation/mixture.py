@@ -10,7 +10,6 @@ itself is fitted once per dataset and kept beside it (`seqgen.evaluation.ngram.d
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,7 +19,7 @@ import torch
 
 from seqgen.data.dataset import Dataset
 from seqgen.evaluation.likelihood import token_nll
-from seqgen.evaluation.ngram import KneserNey, dataset_ngram, load_ngram
+from seqgen.evaluation.ngram import KneserNey, dataset_ngram, load_ngram, save_ngram
 from seqgen.files import atomic_write_bytes, sha256_file
 from seqgen.models.mixture import fit_weight, mixed_nll
 from seqgen.training.checkpoint import BEST, Run
@@ -68,13 +67,8 @@ def fit_run_mixture(run: Run, ds: Dataset, model: torch.nn.Module, device: torch
     weight = fit_weight(p_net, p_ngram)
     n = len(nll)
     ngram_path = run.path / NGRAM
-    src = Path(ds.path) / f"ngram-{ORDER}.safetensors"
-    if src.is_file() and load_ngram(src, train) is not None:
-        shutil.copyfile(src, ngram_path)
-    else:  # the dataset folder is read-only: write the tables here directly
-        from seqgen.evaluation.ngram import save_ngram
-
-        save_ngram(kn, ngram_path, train)
+    if not save_ngram(kn, ngram_path, train):  # the tables in memory, so the run needs no dataset to sample
+        raise OSError(f"cannot write {ngram_path}")
     fit = MixtureFit(ORDER, weight, n, float(nll.sum()) / n, float(-np.log(p_ngram).sum()) / n, mixed_nll(p_net, p_ngram, weight) / n,
                      sha256_file(run.path / "model.safetensors"), sha256_file(ngram_path))
     atomic_write_bytes(run.path / MIXTURE, (json.dumps(asdict(fit), indent=2) + "\n").encode("utf-8"))
