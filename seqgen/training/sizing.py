@@ -136,13 +136,12 @@ DROPOUT_STEPS = ((30.0, 0.0), (100.0, 0.1), (1000.0, 0.2), (math.inf, 0.3))  # (
 
 # A model is big enough to afford when it reads, in the budget, at least TOKENS_PER_PARAMETER tokens per parameter
 # and at least FRESH_READING / epochs: text it has not seen yet teaches a large model slower than a corpus it reads
-# again and again (benchmarks/sizing.md, "The rule"). Equivalently: tokens ≥ 1.25·P and tokens² ≥ 4·P·corpus.
+# again and again (benchmarks/sizing.md, "The rule"). Equivalently: tokens ≥ 1.25·P and tokens² ≥ 6·P·corpus.
 # On the grid the first test falls between 1.21 (a 2×256 on the poems at 1 minute, 0.005 behind the 2×128) and 1.46
-# (a 2×512 on tiny Shakespeare at 15 minutes, 0.009 ahead of the 2×384); the second between 1.3 (a 2×256 on tiny
-# Shakespeare at 1 minute) and 4.8 (a 2×128 on pydocs at 1 minute), with 1.2 for a 2×256 on pydocs at 3 minutes that
-# lost by 0.009 and 17 for one on tiny Shakespeare that won by 0.020.
+# (a 2×512 on tiny Shakespeare at 15 minutes, 0.009 ahead of the 2×384); the second between 4.9 (a 2×384 on pydocs
+# at 15 minutes on a fast machine; it lost to the 2×256 by 0.014–0.023) and 7.4 (that 2×512 on tiny Shakespeare).
 TOKENS_PER_PARAMETER = 1.25
-FRESH_READING = 4.0
+FRESH_READING = 6.0
 
 
 def affordable(parameters: int, tokens: float, corpus: int) -> bool:
