@@ -122,17 +122,17 @@ def tokens_read(shape: Shape, budget: Budget, reference_rate: float | None, trai
 
 
 def dropout_for(exposure: float) -> float:
-    """More dropout the more the model could memorise its corpus; none before.
+    """Dropout once the model could memorise its corpus, more once it surely could; none before.
 
     `exposure` = (tokens read / corpus) × (parameters / corpus)²: neither the epochs nor the size alone decided it on
-    the grid. A 2×128 that read 210 K characters of poems 18 times over (exposure 26) learnt best without dropout, a
-    2×512 that read tiny Shakespeare 5 times over (58) with 0.1, a 2×256 that read the poems 18 times over (336) with
-    0.2, and models that read them 23–40 times (3,500–6,000) with 0.3 (benchmarks/sizing.md, "Dropout"). Dropout
-    slows learning, so it pays only then."""
+    the grid. A 2×128 that read 210 K characters of poems 18 times over (exposure 26) learnt best without dropout; a
+    2×512 that read tiny Shakespeare 5 times over (58) and a 2×256 that read the poems 18 times over (336) with 0.2
+    (against 0.1 and 0.3); models that read the poems 23–40 times (3,500–6,000) with 0.3 (benchmarks/sizing.md,
+    "Dropout"). Dropout slows learning, so it pays only then."""
     return next(rate for limit, rate in DROPOUT_STEPS if exposure < limit)
 
 
-DROPOUT_STEPS = ((30.0, 0.0), (100.0, 0.1), (1000.0, 0.2), (math.inf, 0.3))  # (exposure below, dropout)
+DROPOUT_STEPS = ((30.0, 0.0), (1000.0, 0.2), (math.inf, 0.3))  # (exposure below, dropout)
 
 # A model is big enough to afford when it reads, in the budget, at least TOKENS_PER_PARAMETER tokens per parameter
 # and at least FRESH_READING / epochs: text it has not seen yet teaches a large model slower than a corpus it reads

@@ -25,7 +25,7 @@ def shape_of(tokens, budget, rate=20_000.0, vocab=65, threads=1):
         (210_000, 15, 20_000, 1, ("2x512", 0.3)),  # fifteen: 30 times over, the most dropout
         (1_000_000, 1, 20_000, 1, ("2x128", 0.0)),
         (1_000_000, 3, 20_000, 1, ("2x256", 0.0)),  # tiny Shakespeare: 3.6 epochs, too few to memorise
-        (1_000_000, 15, 20_000, 1, ("2x512", 0.1)),  # tiny Shakespeare, 15 minutes: 1.4056 with the mixture, the grid's best
+        (1_000_000, 15, 20_000, 1, ("2x512", 0.2)),  # tiny Shakespeare, 15 minutes: 1.4005 with the mixture, the grid's best
         (10_000_000, 3, 20_000, 1, ("2x128", 0.0)),  # 10 MB: text not seen yet teaches a small model faster (1.3024 vs 1.3116)
         (10_000_000, 15, 16_000, 1, ("2x256", 0.0)),
         (1_000_000, 15, 40_000, 2, ("2x512", 0.2)),  # two threads read twice as much: more dropout
@@ -53,8 +53,8 @@ def test_a_step_or_epoch_budget_needs_no_measurement():
 
 
 def test_more_dropout_the_more_the_model_could_memorise_the_corpus():
-    # exposure = epochs × (parameters / corpus)²: the grid's best dropout at 26 (none), 58 (0.1), 336 (0.2), 3,500 (0.3)
-    assert [dropout_for(x) for x in (0.0, 3.5, 26.5, 58, 336, 3500)] == [0.0, 0.0, 0.0, 0.1, 0.2, 0.3]
+    # exposure = epochs × (parameters / corpus)²: the grid's best dropout at 26 (none), 58 and 336 (0.2), 3,500 (0.3)
+    assert [dropout_for(x) for x in (0.0, 3.5, 26.5, 58, 336, 3500)] == [0.0, 0.0, 0.0, 0.2, 0.2, 0.3]
 
 
 def test_a_large_model_must_read_enough_and_more_so_on_text_it_has_not_seen():
