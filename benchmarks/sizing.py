@@ -4,6 +4,7 @@
     python benchmarks/sizing.py grid --workdir W --budgets 1m,3m --corpora songs,shakespeare,pydocs --workers 2
     python benchmarks/sizing.py grid --workdir W --budgets 15m --settings chosen,old
     python benchmarks/sizing.py report --workdir W               # the tables of benchmarks/sizing.md from the results
+    python benchmarks/sizing.py rule --workdir W                 # the size rule checked against every grid point
 
 Corpora (prepared with `seqgen prepare`, char level):
 - `songs`: the "songs-poems" file of Debian's `fortunes` package (234 KB of poems and song lyrics: a writer's kind of
@@ -47,6 +48,7 @@ SETTINGS: dict[str, list[str]] = {
     "2x384-d0.1": ["--layers", "2", "--hidden", "384", "--embed", "128", "--dropout", "0.1"],
     "2x384-d0.3": ["--layers", "2", "--hidden", "384", "--embed", "128", "--dropout", "0.3"],
     "2x512-d0.1": ["--layers", "2", "--hidden", "512", "--embed", "128", "--dropout", "0.1"],
+    "2x512-d0.2": ["--layers", "2", "--hidden", "512", "--embed", "128", "--dropout", "0.2"],
     "old": ["--layers", "2", "--hidden", "512", "--embed", "128", "--dropout", "0.3"],
     "chosen": [],
 }
@@ -238,13 +240,50 @@ def report(args: argparse.Namespace) -> None:
         args.out.write_text(text)
 
 
+def rule(args: argparse.Namespace) -> None:
+    """The size rule (seqgen/training/sizing.py, `affordable`) against the grid: at each corpus and budget, the tokens
+    each size read, tokens per parameter and the rule's second test (tokens² ÷ (parameters × corpus)), which sizes it
+    would afford, the one it picks (the largest affordable) and how far that is from the best mixture measured.
+    Each size's row is its best dropout setting."""
+    from seqgen.config import ModelConfig
+    from seqgen.data.dataset import Dataset
+    from seqgen.training.sizing import FRESH_READING, TOKENS_PER_PARAMETER, affordable
+
+    rows = [r for r in load_results(args.workdir) if "error" not in r and r["setting"] != "chosen" and r.get("val_mixture") is not None]
+    datasets = {c: Dataset.open(args.workdir / "data" / c) for c in {r["corpus"] for r in rows}}
+    best_of: dict[tuple, dict] = {}
+    for r in rows:
+        key = (r["corpus"], r["budget"], r["model"]["hidden"])
+        if key not in best_of or r["val_mixture"] < best_of[key]["val_mixture"]:
+            best_of[key] = r
+    print(f"tokens per parameter ≥ {TOKENS_PER_PARAMETER:g} and tokens² ÷ (parameters × corpus) ≥ {FRESH_READING:g}\n")
+    print("| corpus | budget | size (best dropout) | tokens | epochs | tokens/param | tokens²/(param·corpus) | affordable | mixture | |")
+    print("|---|---|---|---:|---:|---:|---:|---|---:|---|")
+    for corpus in CORPORA:
+        for budget in ("1m", "3m", "15m", "60m"):
+            here = sorted((r for (c, b, _), r in best_of.items() if (c, b) == (corpus, budget)), key=lambda r: r["model"]["hidden"])
+            if not here:
+                continue
+            ds = datasets[corpus]
+            size = len(ds.vocab)
+            train = ds.meta["splits"]["train"]
+            picks = [r for r in here if affordable(ModelConfig(vocab_size=size, **r["model"]).parameters(), r["tokens"], train)]
+            pick = picks[-1] if picks else here[0]
+            best = min(r["val_mixture"] for r in here)
+            for r in here:
+                p = ModelConfig(vocab_size=size, **r["model"]).parameters()
+                mark = f"**picked** ({r['val_mixture'] - best:+.4f} from the best)" if r is pick else ""
+                print(f"| {corpus} | {budget} | 2×{r['model']['hidden']}, {r['model']['dropout']:g} | {r['tokens'] / 1e6:.2f} M | {r['tokens'] / train:.1f} | "
+                      f"{r['tokens'] / p:.2f} | {r['tokens'] ** 2 / (p * train):.1f} | {'yes' if r in picks else 'no'} | {r['val_mixture']:.4f} | {mark} |")
+
+
 def _f(value, fmt: str = ".4f") -> str:
     return "—" if value is None else format(value, fmt)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("corpora", "grid", "mixtures", "report"))
+    parser.add_argument("what", choices=("corpora", "grid", "mixtures", "report", "rule"))
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/sizing"))
     parser.add_argument("--budgets", default="1m,3m,15m")
     parser.add_argument("--corpora", default=",".join(CORPORA))
@@ -259,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in prepare_corpora(args.workdir).items():
             print(name, path, json.loads((path / "meta.json").read_text())["splits"])
     else:
-        {"grid": grid, "mixtures": mixtures, "report": report}[args.what](args)
+        {"grid": grid, "mixtures": mixtures, "report": report, "rule": rule}[args.what](args)
     return 0
 
 

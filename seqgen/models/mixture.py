@@ -70,9 +70,12 @@ class MixedLM(torch.nn.Module):
         parts = net_state if isinstance(net_state, tuple) else (net_state,)
         return (*parts, history.unsqueeze(0))
 
-    def mix(self, logits: torch.Tensor, histories: torch.Tensor) -> torch.Tensor:
-        """log(λ·softmax(logits) + (1 − λ)·p_ngram(· | history)) for (M, V) logits and (M, k) histories."""
-        p_ngram = torch.from_numpy(self.ngram.distributions(histories.cpu().numpy())).to(device=logits.device, dtype=torch.float32)
+    def mix(self, logits: torch.Tensor, histories: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """log(λ·softmax(logits) + (1 − λ)·p_ngram(· | history)) for (M, V) logits and either (M, k) histories or the
+        n-gram's (M, V) distributions for them."""
+        if isinstance(histories, torch.Tensor):
+            histories = self.ngram.distributions(histories.cpu().numpy())
+        p_ngram = torch.from_numpy(histories).to(device=logits.device, dtype=torch.float32)
         p_net = torch.softmax(logits.float(), dim=-1)
         return torch.log(self.weight * p_net + (1.0 - self.weight) * p_ngram)
 
@@ -91,14 +94,35 @@ class MixedLM(torch.nn.Module):
 
 
 class MixedStepper:
-    """One step of a `MixedLM` for N sequences: the network's fast `Stepper`, then the mix with the n-gram."""
+    """One step of a `MixedLM` for N sequences: the network's fast `Stepper`, then the mix with the n-gram.
+
+    The n-gram's distribution for a history is kept once computed: generated text revisits its contexts (a
+    character model's 4-character histories above all), and looking one up costs far less than the back-off
+    through five orders (benchmarks/sizing.md, "Sampling from the mixture")."""
+
+    CACHED_HISTORIES = 20_000  # at most this many distributions kept (20,000 × V floats: 8 MB for 100 characters)
 
     def __init__(self, mixed: MixedLM):
         self.mixed, self.step = mixed, Stepper(mixed.net)
+        self.known: dict[bytes, np.ndarray] = {}
+
+    def ngram_distributions(self, history: torch.Tensor) -> np.ndarray:
+        """The n-gram's (N, V) distributions for (N, k) histories, from the cache where it has them."""
+        rows = history.cpu().numpy()
+        keys = [row.tobytes() for row in rows]
+        found = [self.known.get(key) for key in keys]
+        missing = [i for i, hit in enumerate(found) if hit is None]
+        if missing:
+            fresh = self.mixed.ngram.distributions(rows[missing])
+            for i, dist in zip(missing, fresh):
+                found[i] = dist
+                if len(self.known) < self.CACHED_HISTORIES:
+                    self.known[keys[i]] = dist
+        return np.stack(found)
 
     @torch.no_grad()
     def __call__(self, ids: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
         net_state, history = self.mixed.split_state(state, len(ids), ids.device)
         logits, net_state = self.step(ids, net_state)
         history = torch.cat([history[:, 1:], ids.view(-1, 1)], dim=1)
-        return self.mixed.mix(logits, history), self.mixed.join_state(net_state, history)
+        return self.mixed.mix(logits, self.ngram_distributions(history)), self.mixed.join_state(net_state, history)

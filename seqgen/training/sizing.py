@@ -122,28 +122,42 @@ def tokens_read(shape: Shape, budget: Budget, reference_rate: float | None, trai
 
 
 def dropout_for(exposure: float) -> float:
-    """Dropout 0.3 once the model could memorise its corpus, else none.
+    """Dropout once the model could memorise its corpus, more once it surely could; none before.
 
     `exposure` = (tokens read / corpus) × (parameters / corpus)²: neither the epochs nor the size alone decided it on
-    the grid. A 2×128 that read 210 K characters of poems 18 times over (exposure 27) learnt best without dropout,
-    a 2×384 that read tiny Shakespeare 8.6 times over (exposure 34) with 0.3, and a 2×256 that read it 4 times over
-    (exposure 3.5) without (benchmarks/sizing.md, "Dropout"). Dropout slows learning, so it pays only then."""
-    return 0.0 if exposure < MEMORISES else 0.3
+    the grid. A 2×128 that read 210 K characters of poems 18 times over (exposure 26) learnt best without dropout; a
+    2×512 that read tiny Shakespeare 5 times over (58) and a 2×256 that read the poems 18 times over (336) with 0.2
+    (against 0.1 and 0.3); models that read the poems 23–40 times (3,500–6,000) with 0.3 (benchmarks/sizing.md,
+    "Dropout"). Dropout slows learning, so it pays only then."""
+    return next(rate for limit, rate in DROPOUT_STEPS if exposure < limit)
 
 
-MEMORISES = 30.0  # the exposure from which dropout 0.3 beat none on the grid
-TOKENS_PER_PARAMETER = 2.0  # the largest model that reads at least this many tokens per parameter in the budget wins
+DROPOUT_STEPS = ((30.0, 0.0), (1000.0, 0.2), (math.inf, 0.3))  # (exposure below, dropout)
+
+# A model is big enough to afford when it reads, in the budget, at least TOKENS_PER_PARAMETER tokens per parameter
+# and at least FRESH_READING / epochs: text it has not seen yet teaches a large model slower than a corpus it reads
+# again and again (benchmarks/sizing.md, "The rule"). Equivalently: tokens ≥ 1.25·P and tokens² ≥ 6·P·corpus.
+# On the grid the first test falls between 1.21 (a 2×256 on the poems at 1 minute, 0.005 behind the 2×128) and 1.46
+# (a 2×512 on tiny Shakespeare at 15 minutes, 0.009 ahead of the 2×384); the second between 4.9 (a 2×384 on pydocs
+# at 15 minutes on a fast machine; it lost to the 2×256 by 0.014–0.023) and 7.4 (that 2×512 on tiny Shakespeare).
+TOKENS_PER_PARAMETER = 1.25
+FRESH_READING = 6.0
+
+
+def affordable(parameters: int, tokens: float, corpus: int) -> bool:
+    """Whether a model of this size reads enough in the budget to beat the next smaller one (fitted on the grid)."""
+    return tokens >= TOKENS_PER_PARAMETER * parameters and tokens * tokens >= FRESH_READING * parameters * corpus
 
 
 def choose(train_tokens: int, vocab: int, cell: str, budget: Budget, reference_rate: float | None, threads: int = 1) -> tuple[Shape, float, float]:
-    """(the model, dropout, tokens it reads) for this corpus and budget: the largest candidate that reads at least
-    TOKENS_PER_PARAMETER tokens per parameter (the smallest if none does), with dropout for its epochs."""
+    """(the model, dropout, tokens it reads) for this corpus and budget: the largest affordable candidate (the
+    smallest if none is), with dropout for how much of the corpus it could memorise."""
+    corpus = max(1, train_tokens)
     best = LADDER[0]
     for shape in LADDER:
-        if tokens_read(shape, budget, reference_rate, train_tokens, threads) >= TOKENS_PER_PARAMETER * shape.parameters(vocab, cell):
+        if affordable(shape.parameters(vocab, cell), tokens_read(shape, budget, reference_rate, train_tokens, threads), corpus):
             best = shape
     tokens = tokens_read(best, budget, reference_rate, train_tokens, threads)
-    corpus = max(1, train_tokens)
     return best, dropout_for(tokens / corpus * (best.parameters(vocab, cell) / corpus) ** 2), tokens
 
 
@@ -187,4 +201,4 @@ def _budget(budget: Budget) -> str:
     return " or ".join(parts)
 
 
-__all__ = ["Budget", "Sizing", "Shape", "LADDER", "plan", "choose", "measure_rate", "eval_every"]
+__all__ = ["Budget", "Sizing", "Shape", "LADDER", "plan", "choose", "affordable", "dropout_for", "measure_rate", "eval_every"]

@@ -57,6 +57,26 @@ def test_the_mixture_is_a_distribution_that_mixes_what_each_model_says():
     assert torch.allclose(stepped, whole[:, -1], atol=1e-5)
 
 
+def test_stepping_the_mixture_reuses_the_ngram_for_a_history_it_has_seen():
+    net, kn, _ = small_models()
+    mixed = MixedLM(net, kn, 0.4)
+    step = step_function(mixed)
+    calls = []
+    original = kn.distributions
+    kn.distributions = lambda histories: calls.append(len(histories)) or original(histories)
+    text = torch.tensor([[1, 2, 1, 2, 1, 2, 1, 2]])  # histories (1, 2) and (2, 1) come back again and again
+    with torch.no_grad():
+        first, state = mixed(text[:, :1])  # the primer goes through in one pass, as in `sample`
+    stepped = [first[:, 0]]
+    for t in range(1, text.shape[1]):
+        out, state = step(text[:, t], state)
+        stepped.append(out)
+    with torch.no_grad():
+        whole, _ = mixed(text)
+    assert torch.allclose(torch.stack(stepped, dim=1), whole, atol=1e-5)  # the same distributions as one pass
+    assert sum(calls[:-1]) <= 4  # ... and after the first few steps the n-gram is not asked again
+
+
 def test_the_ngram_gives_every_history_at_once_as_it_scores_a_stream():
     _, kn, ids = small_models(order=4)
     probs = kn.stream_probs(ids[:50])
