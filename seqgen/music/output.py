@@ -14,6 +14,7 @@ from typing import Callable
 from seqgen.errors import InputError, UsageError
 from seqgen.files import atomic_write_bytes
 from seqgen.music.events import Song
+from seqgen.music.keys import song_key
 from seqgen.music.midi_io import MIDI_SUFFIXES, song_to_midi_bytes
 from seqgen.music.parts import Part, apply_programs, parse_programs
 from seqgen.music.scores import MUSICXML_SUFFIXES, SCORE_SUFFIXES
@@ -141,7 +142,9 @@ class SongWriter:
         atomic_write_bytes(path, text.encode("utf-8"))
 
     def write(self, song: Song, path: Path | None) -> str:
-        """Write `song` to `path` (stdout for MIDI without one); returns ", N.N s of audio" for a .wav, else ""."""
+        """Write `song` to `path` (stdout for MIDI without one); returns ", N.N s of audio" for a .wav, else "".
+        A song without a key gets the one its notes suggest, so a DAW and a score show its key signature."""
+        song.key = song_key(song)
         if self.format == "musicxml":
             from seqgen.music.scores import song_to_musicxml
 

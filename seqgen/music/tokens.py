@@ -29,6 +29,7 @@ from seqgen.data.tokenizers import Tokenizer
 from seqgen.data.vocab import Vocabulary
 from seqgen.errors import InputError, UsageError
 from seqgen.music.events import DRUM_CHANNEL, Song, Track
+from seqgen.music.keys import key_of
 from seqgen.music.midi_io import MIDI_SUFFIXES, OUT_TPQ, read_midi, song_to_midi_bytes
 from seqgen.music.parts import MELODIC_CHANNELS, PREFIX, Part, PartTable, track_labels
 
@@ -119,21 +120,13 @@ def check_steps_per_quarter(spq: int) -> None:
 
 def estimate_key(notes: list[Note]) -> tuple[int, str]:
     """(tonic pitch class, "major"|"minor") by Krumhansl–Schmuckler on duration-weighted pitch classes."""
-    major = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-    minor = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
     hist = np.zeros(12)
     for n in notes:
         if not n.drum:
             hist[n.pitch % 12] += n.dur
-    if not hist.any():
-        return 0, "major"
-    best = (-2.0, 0, "major")
-    for mode, profile in (("major", major), ("minor", minor)):
-        for tonic in range(12):
-            r = float(np.corrcoef(hist, np.roll(profile, tonic))[0, 1])
-            if r > best[0]:
-                best = (r, tonic, mode)
-    return best[1], best[2]
+    return key_of(hist)
+
+
 
 
 def transpose_piece(piece: Piece, shift: int, dropped: Counter | None = None) -> Piece:

@@ -17,7 +17,7 @@ from seqgen.levels import tokenizer_from_meta
 from seqgen.music.audio import find_fluidsynth, find_soundfont
 from seqgen.music.events import Song, Track
 from seqgen.music.midi_io import midi_bytes_to_song, read_midi, song_to_midi_bytes
-from seqgen.music.scores import corpus_files, read_score
+from seqgen.music.scores import corpus_files, engraving, read_score
 from seqgen.music.stats import Tone, compare_parts, part_rhythm, voice_leading
 from seqgen.music.tokens import Note, NotesTokenizer, Piece, read_songs
 
@@ -195,6 +195,10 @@ def test_musicxml_holds_the_parts_and_notes_sampled(duet_run, cli, tmp_path):
         for staff, written in zip(score.tracks, midi.tracks):
             assert sorted((s, e, p) for s, e, p, _ in staff.notes) == sorted((s, e, p) for s, e, p, _ in written.notes)
         assert score.time_signature == (4, 4) and score.tempo == 90
+    counts = engraving((tmp_path / "s.musicxml").read_bytes())  # what a musician reads: rests shown, no needless accidental
+    assert counts.hidden_rests == 0 and counts.needless_accidentals == 0
+    keys = [m.key for track in mido.MidiFile(tmp_path / "s.mid").tracks for m in track if m.type == "key_signature"]
+    assert len(keys) == 1  # a DAW shows the sample's key signature
 
 
 def test_wav_without_fluidsynth_is_one_line_and_exit_1(duet_run, cli, tmp_path, monkeypatch):
