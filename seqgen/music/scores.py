@@ -81,8 +81,8 @@ def score_to_song(score, name: str) -> Song:
     chord that ties some of its notes keeps them apart)."""
     from collections import Counter
 
+    from music21 import harmony, meter, tempo
     from music21 import key as m21key
-    from music21 import meter, tempo
 
     song = Song(name, SCORE_TPQ, [], dropped=Counter())
     parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
@@ -95,6 +95,9 @@ def score_to_song(score, name: str) -> Song:
         tied: dict[int, list[int]] = {}  # pitch -> [start, end, velocity] of a note whose tie goes on
         for el in part.flatten().notes:
             length = _ticks(el.quarterLength)
+            if isinstance(el, harmony.Harmony):  # a chord symbol over the staff ("Gm7"): a label, not a sounding note
+                song.dropped["chord symbol (a label, not a note)"] += 1
+                continue
             if el.duration.isGrace or length <= 0:
                 song.dropped["grace note"] += len(getattr(el, "pitches", ())) or 1
                 continue
