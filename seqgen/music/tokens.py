@@ -253,9 +253,10 @@ class MusicTokenizer(Tokenizer):
         tracks = self.select(song, fallback)
         tpq, spq = song.ticks_per_quarter, self.spq
         notes = []
-        for tr, part in zip(tracks, self._parts_of(song, tracks, ex)):
+        parts, why = self._parts_of(song, tracks, ex)
+        for tr, part, reason in zip(tracks, parts, why):
             if part is None:
-                ex.dropped["a drum track, and no drum part in the run"] += len(tr.notes)
+                ex.dropped[reason or "a drum track, and no drum part in the run"] += len(tr.notes)
                 continue
             for start, end, pitch, vel in tr.notes:
                 s = (start * spq * 2 + tpq) // (2 * tpq)  # round half up, in integers
@@ -287,18 +288,19 @@ class MusicTokenizer(Tokenizer):
         ex.piece.notes = notes
         return ex
 
-    def _parts_of(self, song: Song, tracks: list[Track], ex: Extracted) -> list[int | None]:
-        """Each chosen track's part (all 0 without parts); notes in `ex` how the source names each part it uses."""
+    def _parts_of(self, song: Song, tracks: list[Track], ex: Extracted) -> tuple[list[int | None], list[str | None]]:
+        """Each chosen track's part (all 0 without parts) and why a track without one was left out; notes in `ex` how
+        the source names each part it uses."""
         if self.table is None:
-            return [0] * len(tracks)
+            return [0] * len(tracks), [None] * len(tracks)
         labels = track_labels(song.tracks, tracks)
-        found, ex.moved = self.table.assign(tracks, labels)
+        found, ex.moved, why = self.table.assign(tracks, labels)
         for tr, label, part in zip(tracks, labels, found):
             if part is not None and part not in ex.own_parts:
                 ex.own_parts[part] = replace(self.table.parts[part], name=label, program=tr.program)
         if self.table.grow:
             self.settings["parts"] = self.table.to_json()
-        return found
+        return found, why
 
     # -- pieces <-> tokens
 
