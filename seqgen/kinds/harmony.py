@@ -50,7 +50,7 @@ class HarmonyKind(PairsKind):
         from seqgen.music.prepare import parse_transpose
 
         val, test = self.fractions(sources, o)
-        return prepare_harmony(sources, Path(o.out), PairsReport(), val, test, o.force, o.tracks, o.segment_bars, o.steps_per_quarter,
+        return prepare_harmony(sources, Path(o.out), PairsReport(), val, test, o.force, o.tracks, o.segment_bars, o.steps_per_quarter or 12,
                                o.max_length, parse_transpose(o.transpose))
 
     def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:

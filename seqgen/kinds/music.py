@@ -28,7 +28,8 @@ def _program_spec(text: str) -> None:
 PREPARE = in_panel(
     "Music",
     Option("tracks", list, help="Music: tracks/parts to read, by name, program:N or index:N (repeatable; default: all but drums; melody: the highest-pitched track)."),
-    Option("steps_per_quarter", int, 12, "Music: time grid, steps per quarter note (must divide 480; 12 holds 16ths and triplets).", min=1, max=480),
+    Option("steps_per_quarter", int, help="Music: time grid, steps per quarter note (must divide 480; 12 holds 16ths and triplets).", min=1, max=480,
+           default_help="12; voices: the corpus's shortest note (4 for 16ths)"),
     Option("transpose", help="Music: add transposed copies of the training pieces: all (12 keys), N (±N semitones), A..B or a list -2,0,2 (frames: each training piece moved by one of these, drawn afresh each epoch)."),
     Option("key_normalize", bool, False, "Music: move every piece to C major / A minor (estimated key)."),
     Option("velocity_bins", int, 0, "Music: keep dynamics as this many velocity levels (0: none).", min=0, max=127),
@@ -67,8 +68,8 @@ def music_options(o: Values) -> MusicOptions:
 
 class MusicKind(LanguageModelKind):
     name = noun = "music"
-    levels = ("melody", "notes")
-    level_help = "melody or notes for music (default melody, or the corpus's own)"
+    levels = ("melody", "notes", "voices")
+    level_help = "melody, notes or voices for music (default melody, or the corpus's own)"
     options = {**LanguageModelKind.options, "prepare": PREPARE, "sample": (*SAMPLE, *LanguageModelKind.options["sample"])}
     takes = {**LanguageModelKind.takes, "prepare": PREPARE_NAMES, "sample": SAMPLE_NAMES}
     ask = "pass --kind music for MIDI files and scores"
@@ -100,11 +101,14 @@ class MusicKind(LanguageModelKind):
         if report.transposed:
             table.add_row("transposed copies", f"{report.transposed:,} (in train)")
         table.add_row("notes", f"{report.notes:,}")
+        if report.grid is not None:
+            table.add_row("grid", f"{report.grid} steps per quarter (the corpus's shortest note; --steps-per-quarter to choose)")
         if report.parts_mode is not None:
             shown = ", ".join(f"{name} ({report.part_notes[name]:,} notes)" for name in report.parts) or "none"
             table.add_row(f"parts (by {report.parts_mode})" if report.parts else "parts", shown if report.parts else "none: one stream (--parts none)")
         if report.parts_merged:
-            table.add_row("tracks read as another part", f"{sum(report.parts_merged.values()):,} (a part in under 5% of the pieces, or beyond 15 melodic ones, is not kept)")
+            table.add_row("tracks read as another part", f"{sum(report.parts_merged.values()):,} (a name that is not a part's: read as the voice it names, "
+                                                          "else by pitch; a part in under 5% of the pieces, or beyond 15 melodic ones, is not kept)")
         for reason, n in report.dropped.most_common():
             table.add_row(f"dropped: {reason}", f"{n:,}")
         for reason, n in report.shortened.most_common():
@@ -137,7 +141,8 @@ class MusicKind(LanguageModelKind):
         ts_override = parse_time_signature(opts.time_signature) if opts.time_signature else None
         bars = opts.bars if opts.bars is not None else (None if opts.length_given else DEFAULT_BARS)
         if bars is not None and not opts.length_given:
-            cfg.length = bars * TOKENS_PER_BAR_CAP + 64
+            per_bar = tokenizer.tokens_per_bar(ts_override or tuple(tokenizer.settings.get("time_signature") or (4, 4)))
+            cfg.length = bars * max(TOKENS_PER_BAR_CAP, 2 * per_bar) + 64
 
         prime_ids, prime_tempo, primer_parts = read_primer(tokenizer, opts, o.prime, o.prime_file, warn)
         parts = output_parts(tokenizer, opts, primer_parts)

@@ -34,7 +34,7 @@ from seqgen.music.midi_io import MIDI_SUFFIXES, OUT_TPQ, read_midi, song_to_midi
 from seqgen.music.parts import MELODIC_CHANNELS, PREFIX, Part, PartTable, track_labels
 
 BOS, EOS, REST = "<bos>", "<eos>", "rest"
-LEVELS = ("melody", "notes")
+LEVELS = ("melody", "notes", "voices")  # voices: seqgen.music.voices
 NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 # steps per quarter must divide the 480 ticks per quarter we write, so every step is a whole tick
 STEP_CHOICES = tuple(n for n in range(1, OUT_TPQ + 1) if OUT_TPQ % n == 0)
@@ -329,6 +329,10 @@ class MusicTokenizer(Tokenizer):
         """Tokens that move time forward by `steps` (melody: rests; notes: time shifts)."""
         raise NotImplementedError
 
+    def tokens_per_bar(self, time_signature: tuple[int, int]) -> int:
+        """Tokens a bar takes when that is fixed by the scheme (0: it depends on the notes)."""
+        return 0
+
     def encode_piece(self, piece: Piece) -> list[str]:
         num, den = piece.time_signature
         toks = [BOS, f"ts:{num}/{den}"]
@@ -369,12 +373,13 @@ class MusicTokenizer(Tokenizer):
 
     def decode_piece(self, ids: Iterable[int]) -> Piece:
         """The notes that ids describe, on one timeline (a later <bos> starts at the next bar line)."""
-        dec = _Decoder(self)
+        dec = self.clock()
         for i in ids:
             dec.feed(self.vocab.tokens[i])
         return dec.piece
 
-    def clock(self) -> "_Decoder":
+    def clock(self) -> "Clock":
+        """A decoder that reads this scheme's tokens one at a time (`feed`) into `piece`."""
         return _Decoder(self)
 
     def render(self, ids: Iterable[int]) -> Iterator[str]:
@@ -496,40 +501,57 @@ def _token_rank(tok: str) -> tuple:
     return (_RANK["other"], 0, tok)
 
 
-class _Decoder:
-    """Reads tokens one at a time into notes; `cursor` is the time reached, in steps (for --bars)."""
+class Clock:
+    """What every music decoder shares: the piece read so far, the time reached (`cursor`, in steps, for --bars),
+    where generation began (`start_cursor`), and the time signature the tokens give."""
 
     def __init__(self, tok: MusicTokenizer):
         self.tok = tok
-        self.melody = tok.level == "melody"
         self.piece = Piece("seqgen", [], tuple(tok.settings.get("time_signature") or (4, 4)))  # type: ignore[arg-type]
-        self.cursor = 0  # melody: end of the last note or rest; notes: the current onset
+        self.cursor = 0
         self.start_cursor = 0  # where generation began (after a primer), for --bars
-        self.pending: tuple[str, int] | None = None  # ("pitch"|"drum"|"rest", value) waiting for its duration
-        self.velocity = 80
-        self.part = 0  # the part of the next note
         self.seen_ts = False
 
     def bar(self) -> int:
         return bar_steps(self.piece.time_signature, self.tok.spq)
 
+    def next_piece(self) -> None:
+        """A <bos> after notes: the next piece starts at the next bar line."""
+        if self.piece.notes:
+            bar = self.bar()
+            self.cursor = -(-max(self.piece.end(), self.cursor) // bar) * bar
+
+    def read_time_signature(self, tok: str) -> bool:
+        """Whether `tok` is a time signature (only the first, before any note, is kept)."""
+        if not tok.startswith("ts:"):
+            return False
+        if not self.seen_ts and not self.piece.notes:
+            num, _, den = tok[3:].partition("/")
+            if num.isdigit() and den.isdigit() and int(num) > 0 and int(den) > 0:
+                self.piece.time_signature = (int(num), int(den))
+        self.seen_ts = True
+        return True
+
+
+class _Decoder(Clock):
+    """Reads melody and notes tokens one at a time into notes; `cursor` is the time reached, in steps."""
+
+    def __init__(self, tok: MusicTokenizer):
+        super().__init__(tok)
+        self.melody = tok.level == "melody"
+        self.pending: tuple[str, int] | None = None  # ("pitch"|"drum"|"rest", value) waiting for its duration
+        self.velocity = 80
+        self.part = 0  # the part of the next note
+
     def feed(self, tok: str) -> None:
         if tok == BOS:
-            if self.piece.notes:
-                bar = self.bar()
-                end = max(self.piece.end(), self.cursor)
-                self.cursor = -(-end // bar) * bar  # the next piece starts at the next bar line
+            self.next_piece()
             self.pending = None
             return
         if tok == EOS:
             self.pending = None
             return
-        if tok.startswith("ts:"):
-            if not self.seen_ts and not self.piece.notes:
-                num, _, den = tok[3:].partition("/")
-                if num.isdigit() and den.isdigit() and int(num) > 0 and int(den) > 0:
-                    self.piece.time_signature = (int(num), int(den))
-            self.seen_ts = True
+        if self.read_time_signature(tok):
             return
         if tok.startswith(PREFIX):
             table = self.tok.table
