@@ -167,3 +167,33 @@ class VoicesDecoder(Clock):
             if hold_nothing or not self.filled[part]:
                 self.sounding[part] = None
         self.slot, self.filled = 0, [False] * self.voices
+
+
+def top_part(tok: VoicesTokenizer) -> int:
+    """The part a tune is given to: the highest by mean pitch (Soprano, Canto)."""
+    parts = [(p.pitch, i) for i, p in enumerate(tok.table.parts) if not p.drum] if tok.table is not None else []
+    return max(parts)[1] if parts else 0
+
+
+def harmony_skeleton(tok: VoicesTokenizer, melody: Piece) -> tuple[list[str], list[str | None]]:
+    """A melody to harmonize as (the context: `<bos>` and the time signature; then every token after it, or None
+    where the model writes a part). Given: the bar marks, the frame ends and, in the top part's place of every frame,
+    the melody's pitch, hold or rest."""
+    top = top_part(tok)
+    line = Piece(melody.name, [n._replace(part=top, drum=False) for n in melody.notes], melody.time_signature, melody.tempo, melody.key)
+    tokens = tok.encode_piece(line)
+    schedule: list[str | None] = []
+    slot = 0
+    for token in tokens[2:]:
+        if token in (BAR, FRAME, EOS):
+            schedule.append(token)
+            slot = 0 if token == FRAME else slot
+            continue
+        schedule.append(token if slot == top else None)
+        slot += 1
+    return tokens[:2], schedule
+
+
+def is_voice_token(token: str) -> bool:
+    """A token that fills one part's place in a frame: a pitch, a held pitch or a rest."""
+    return token == REST or parse_pitch(token[:-1] if token.endswith(HOLD) else token) is not None

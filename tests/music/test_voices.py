@@ -103,11 +103,16 @@ def test_madrigals_in_five_named_parts_round_trip_exactly(tmp_path):
     assert pieces == len(madrigals) and wrong == []
 
 
-def test_a_sampled_chorale_never_has_two_notes_in_one_part_at_once(chorales, tmp_path):
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def chorale_run(chorales):
+    run = chorales.parent / "run"
     assert main(["train", str(chorales), "--out", str(run), "--hidden", "48", "--embed", "16", "--layers", "1", "--batch", "8",
                  "--seq-len", "64", "--max-steps", "80", "--threads", "1", "--quiet"]) == 0
-    assert main(["sample", str(run), "--bars", "4", "--num", "3", "--seed", "2", "--out", str(tmp_path / "s.mid")]) == 0
+    return run
+
+
+def test_a_sampled_chorale_never_has_two_notes_in_one_part_at_once(chorale_run, tmp_path):
+    assert main(["sample", str(chorale_run), "--bars", "4", "--num", "3", "--seed", "2", "--out", str(tmp_path / "s.mid")]) == 0
     for i in (1, 2, 3):
         path = tmp_path / f"s-{i}.mid"
         song = read_midi(path)
@@ -117,3 +122,41 @@ def test_a_sampled_chorale_never_has_two_notes_in_one_part_at_once(chorales, tmp
             assert all(a[1] <= b[0] for a, b in zip(notes, notes[1:])), track.name
             assert all(start % (Q // 4) == 0 and end % (Q // 4) == 0 for start, end, _, _ in notes)  # on the sixteenth grid
         assert any(m.type == "time_signature" for m in mido.MidiFile(path).tracks[0])
+
+
+def test_harmonizing_keeps_the_melody_note_for_note_in_the_top_voice(chorale_run, tmp_path, cli):
+    from music21 import corpus
+
+    from seqgen.music.midi_io import song_to_midi_bytes
+    from seqgen.music.scores import score_to_song
+
+    chorale = score_to_song(corpus.parse("bach/bwv66.6"), "bwv66.6")
+    soprano = next(t for t in chorale.tracks if t.name == "Soprano")
+    tune = Song("tune", chorale.ticks_per_quarter, [Track("Flute", 0, 0, 73, soprano.notes)], chorale.tempo, chorale.time_signature, chorale.key, [])
+    (tmp_path / "tune.mid").write_bytes(song_to_midi_bytes(tune))
+    res = cli("sample", chorale_run, "--harmonize", tmp_path / "tune.mid", "--out", tmp_path / "h.mid", "--seed", "3")
+    assert res.code == 0, res.err
+    written = read_midi(tmp_path / "h.mid")
+    top = next(t for t in written.tracks if t.name == "Soprano")
+    scale = written.ticks_per_quarter / chorale.ticks_per_quarter
+    lead = min(s for s, _, _, _ in soprano.notes)
+    lead -= lead % (4 * chorale.ticks_per_quarter)  # prepare keeps a pick-up's silence modulo one bar
+    assert [(s, e, p) for s, e, p, _ in top.notes] == [((s - lead) * scale, (e - lead) * scale, p) for s, e, p, _ in sorted(soprano.notes)]
+    others = [t for t in written.tracks if t.name != "Soprano" and t.notes]
+    assert others  # the model wrote the other voices around it
+    for track in written.tracks:
+        notes = sorted(track.notes)
+        assert all(a[1] <= b[0] for a, b in zip(notes, notes[1:])), track.name
+
+
+def test_harmonize_needs_a_voices_run(tmp_path, cli):
+    from music_pieces import duet
+
+    (tmp_path / "tunes").mkdir()
+    for i in range(4):
+        duet(tmp_path / "tunes" / f"d{i}.mid", seed=i)
+    assert main(["prepare", str(tmp_path / "tunes"), "--out", str(tmp_path / "data"), "--level", "notes", "--val", "0", "--test", "0"]) == 0
+    assert main(["train", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--hidden", "16", "--embed", "8", "--layers", "1",
+                 "--max-steps", "2", "--threads", "1", "--quiet"]) == 0
+    res = cli("sample", tmp_path / "run", "--harmonize", tmp_path / "tunes" / "d0.mid")
+    assert res.code == 2 and "--harmonize needs a voices run (prepare --level voices)" in res.err and res.err.count("\n") == 1
