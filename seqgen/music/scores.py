@@ -291,14 +291,16 @@ def song_to_musicxml(song: Song, compressed: bool = False) -> bytes:
 
 @dataclass
 class Engraving:
-    """What a reader of a written MusicXML score sees: its notes, rests (visible or not) and accidentals, and how
-    many of those accidentals tell the reader nothing (the key signature or an earlier note in the bar already
-    gives the pitch)."""
+    """What a reader of a written MusicXML score sees: its notes, rests (visible or not) and accidentals. An
+    accidental is needed when the key signature and the bar so far give the note another pitch; a courtesy when
+    they do not but the same letter was altered otherwise earlier in the bar (in another octave) or in the bar
+    before; needless otherwise (a natural sign on a note the key signature already gives)."""
 
     notes: int = 0
     rests: int = 0
     hidden_rests: int = 0
     accidentals: int = 0
+    courtesy_accidentals: int = 0
     needless_accidentals: int = 0
 
 
@@ -309,11 +311,13 @@ def engraving(xml: bytes) -> Engraving:
     found = Engraving()
     for part in ET.fromstring(xml).iter("part"):
         fifths = 0
+        before: dict[str, set[int]] = {}  # step -> alterations heard in the bar before
         for measure in part.iter("measure"):
             for key in measure.iter("key"):
                 fifths = int(key.findtext("fifths", "0"))
             in_key = signature(fifths)
             current: dict[tuple[str, str], int] = {}  # (step, octave) -> alteration in force in this bar
+            heard: dict[str, set[int]] = {}  # step -> alterations heard in this bar, any octave
             for n in measure.iter("note"):
                 if n.find("rest") is not None:
                     found.rests += 1
@@ -323,12 +327,18 @@ def engraving(xml: bytes) -> Engraving:
                 if pitch is None:
                     continue  # unpitched (percussion)
                 found.notes += 1
-                step, octave = pitch.findtext("step"), pitch.findtext("octave")
+                step, octave = pitch.findtext("step") or "", pitch.findtext("octave") or ""
                 alter = round(float(pitch.findtext("alter", "0")))
                 if n.find("accidental") is not None:
                     found.accidentals += 1
-                    found.needless_accidentals += current.get((step, octave), in_key.get(step, 0)) == alter
-                current[(step, octave)] = alter
+                    if current.get((step, octave), in_key.get(step, 0)) == alter:
+                        others = (heard.get(step, set()) | before.get(step, set())) - {alter}
+                        found.courtesy_accidentals += bool(others)
+                        found.needless_accidentals += not others
+                if not any(t.get("type") == "stop" for t in n.iter("tie")):  # a note tied over puts nothing in force
+                    current[(step, octave)] = alter
+                heard.setdefault(step, set()).add(alter)
+            before = heard
     return found
 
 
