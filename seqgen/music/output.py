@@ -117,7 +117,7 @@ def read_melody(tokenizer: MusicTokenizer, path: Path, bars: int | None) -> Piec
 def cut(piece: Piece, limit: int) -> Piece:
     """The piece up to `limit` steps: later notes left out, notes sounding past it shortened."""
     notes = [n._replace(dur=min(n.dur, limit - n.start)) for n in piece.notes if n.start < limit]
-    return Piece(piece.name, notes, piece.time_signature, piece.tempo, piece.key)
+    return Piece(piece.name, notes, piece.time_signature, piece.tempo, piece.key, [t for t in piece.fermatas if t < limit])
 
 
 def output_parts(tokenizer: MusicTokenizer, opts: MusicOptions, primer: dict[int, Part]) -> list[Part]:

@@ -24,7 +24,7 @@ SCORE_SUFFIXES = (".xml", ".mxl", ".musicxml", ".abc", ".krn")
 MAX_SCORE_BYTES = 32 << 20
 SCORE_TIME_LIMIT_S = 120.0  # per file; an ABC book of hundreds of tunes takes tens of seconds
 SCORE_TPQ = 480  # ticks per quarter for score offsets: holds triplets, quintuplets and 64ths exactly
-CACHE_FORMAT = 2  # 2: ties joined note by note inside chords
+CACHE_FORMAT = 3  # 2: ties joined note by note inside chords; 3: fermatas
 
 
 
@@ -81,10 +81,11 @@ def score_to_song(score, name: str) -> Song:
     chord that ties some of its notes keeps them apart)."""
     from collections import Counter
 
-    from music21 import harmony, meter, tempo
+    from music21 import expressions, harmony, meter, tempo
     from music21 import key as m21key
 
     song = Song(name, SCORE_TPQ, [], dropped=Counter())
+    fermatas: set[int] = set()
     parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
     for index, part in enumerate(parts):
         inst = part.getInstrument(returnDefault=True)
@@ -102,6 +103,8 @@ def score_to_song(score, name: str) -> Song:
                 song.dropped["grace note"] += len(getattr(el, "pitches", ())) or 1
                 continue
             start = _ticks(el.offset)
+            if any(isinstance(e, expressions.Fermata) for e in el.expressions):
+                fermatas.add(start)
             vol = getattr(el, "_volume", None)
             velocity = int(vol.velocity) if vol is not None and vol.velocity else 90
             heads = [h for h in (el.notes if el.isChord else [el]) if getattr(h, "pitch", None) is not None]
@@ -129,6 +132,7 @@ def score_to_song(score, name: str) -> Song:
         track.notes.extend((s, e, midi, v) for midi, (s, e, v) in tied.items())
         track.notes.sort()
         song.tracks.append(track)
+    song.fermatas = sorted(fermatas)
     flat = score.flatten() if hasattr(score, "flatten") else score
     for mm in flat.getElementsByClass(tempo.MetronomeMark):
         bpm = mm.getQuarterBPM()
@@ -199,7 +203,7 @@ def song_to_score(song: Song):
     start and end together are one chord; music21 makes the measures, ties and voices."""
     from fractions import Fraction
 
-    from music21 import chord, clef, instrument, metadata, meter, note, stream, tempo, tie
+    from music21 import chord, clef, expressions, instrument, metadata, meter, note, stream, tempo, tie
 
     score = stream.Score()
     score.metadata = metadata.Metadata(title=song.name, composer="seqgen")
@@ -207,6 +211,7 @@ def song_to_score(song: Song):
     tpq = song.ticks_per_quarter
     key = song_key(song)
     names = spelling(key) if key else None
+    fermatas = set(song.fermatas)
     end = Fraction(max((e for tr in song.tracks for _, e, _, _ in tr.notes), default=0), tpq)
     for tr in song.tracks:
         part = stream.Part()
@@ -226,6 +231,8 @@ def song_to_score(song: Song):
                 els.append(n)
             el = els[0] if len(els) == 1 else chord.Chord(els)
             el.quarterLength = Fraction(stop - start, tpq)
+            if start in fermatas and any(not tied or tied == "start" for _, _, tied in held):
+                el.expressions.append(expressions.Fermata())
             part.insert(Fraction(start, tpq), el)
         part.makeRests(refStreamOrTimeRange=[0, end], fillGaps=True, inPlace=True, hideRests=False)
         part.insert(0, clef.PercussionClef() if tr.is_drum else clef.bestClef(part, allowTreble8vb=True, recurse=True))

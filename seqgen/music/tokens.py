@@ -58,6 +58,7 @@ class Piece:
     time_signature: tuple[int, int] = (4, 4)
     tempo: float | None = None
     key: str | None = None
+    fermatas: list[int] = field(default_factory=list)  # steps where a note under a fermata starts
 
     def end(self) -> int:
         return max((n.start + n.dur for n in self.notes), default=0)
@@ -143,7 +144,7 @@ def transpose_piece(piece: Piece, shift: int, dropped: Counter | None = None) ->
             dropped["outside the MIDI range after transposing"] += 1
     out.sort(key=_order)
     key = None  # the declared key no longer holds
-    return Piece(piece.name, out, piece.time_signature, piece.tempo, key)
+    return Piece(piece.name, out, piece.time_signature, piece.tempo, key, list(piece.fermatas))
 
 
 def _order(n: Note) -> tuple:
@@ -280,12 +281,14 @@ class MusicTokenizer(Tokenizer):
             ex.piece.key = "C" if mode == "major" else "Am"
             kept = Piece(song.name, notes)
             notes = transpose_piece(kept, shift, ex.dropped).notes
+        lead = 0
         if notes:  # keep the leading silence modulo one bar, so pick-ups stay pick-ups
             bar = bar_steps(ex.piece.time_signature, spq)
             lead = notes[0].start - notes[0].start % bar
             if lead:
                 notes = [n._replace(start=n.start - lead) for n in notes]
         ex.piece.notes = notes
+        ex.piece.fermatas = sorted({(t * spq * 2 + tpq) // (2 * tpq) - lead for t in song.fermatas} & {n.start for n in notes})
         return ex
 
     def _parts_of(self, song: Song, tracks: list[Track], ex: Extracted) -> tuple[list[int | None], list[str | None]]:
@@ -438,7 +441,7 @@ class MusicTokenizer(Tokenizer):
                     t.channel = next((c for c in MELODIC_CHANNELS if c not in used), t.channel)
                 used.add(t.channel)
         return Song(name, OUT_TPQ, written, tempo or piece.tempo or float(self.settings.get("tempo") or 120.0),
-                    time_signature or piece.time_signature, piece.key)
+                    time_signature or piece.time_signature, piece.key, fermatas=[t * k for t in piece.fermatas])
 
     @staticmethod
     def _part_of_kind(parts: list[Part], tracks: list[Track], drum: bool) -> int:

@@ -5,9 +5,10 @@ three notes in a soprano or drifting a step off the beat; sampled chorales turne
 Here, as in BachBot (Liang et al., 2017), time is a fixed grid (the corpus's shortest note by default) and each step
 is one frame: every part in a fixed order, each a pitch that starts (`C4`), a pitch held from the frame before
 (`C4~`) or a rest, then `|`. A part holds one note at a time by construction and every rhythm is on the grid; bar
-lines are tokens (`bar`) so the model knows where it is in the bar.
+lines are tokens (`bar`) so the model knows where it is in the bar, and `fermata` opens a frame whose notes the
+score marks with one (a chorale's phrase endings), as BachBot marks them.
 
-    <bos> ts:4/4 bar C5 E4 G3 C3 | C5~ E4~ G3~ C3~ | D5 F4 ...  <eos>
+    <bos> ts:4/4 bar C5 E4 G3 C3 | C5~ E4~ G3~ C3~ | D5 F4 ... | bar fermata C5 E4 G3 C3 | ... <eos>
 
 A sample is harmonized by forcing one part's tokens (`sample --harmonize`): the part comes first in each frame when
 it is the top voice, so the model writes the others around what that frame's melody note is.
@@ -21,7 +22,7 @@ from typing import Iterable
 from seqgen.errors import UsageError
 from seqgen.music.tokens import BOS, EOS, REST, Clock, MusicTokenizer, Note, Piece, bar_steps, parse_pitch, pitch_name
 
-FRAME, BAR, HOLD = "|", "bar", "~"
+FRAME, BAR, HOLD, FERMATA = "|", "bar", "~", "fermata"
 GRIDS = (1, 2, 3, 4, 6, 12)  # steps per quarter a corpus's grid may take, coarsest first (all divide 12 and 480)
 ON_GRID = 0.995  # the coarsest grid that holds this share of the onsets and durations is the corpus's
 
@@ -42,7 +43,7 @@ def corpus_grid(onsets_and_durations: Iterable[int], fine: int = 12) -> int:
 
 
 class VoicesTokenizer(MusicTokenizer):
-    """`<bos> ts:N/D (bar? (PITCH | PITCH~ | rest){parts} |)* <eos>`: one frame per grid step, the parts in order."""
+    """`<bos> ts:N/D (bar? fermata? (PITCH | PITCH~ | rest){parts} |)* <eos>`: one frame per grid step, the parts in order."""
 
     level = "voices"
 
@@ -57,7 +58,7 @@ class VoicesTokenizer(MusicTokenizer):
 
     @classmethod
     def always_tokens(cls, settings: dict) -> list[str]:
-        return [FRAME, BAR, REST]
+        return [FRAME, BAR, REST, FERMATA]
 
     @property
     def voices(self) -> int:
@@ -104,9 +105,12 @@ class VoicesTokenizer(MusicTokenizer):
             for step in range(n.start, n.start + n.dur):
                 frames[step][n.part] = name if step == n.start else hold(name)
         toks = [BOS, f"ts:{num}/{den}"]
+        held = set(piece.fermatas)
         for step, frame in enumerate(frames):
             if step % bar == 0:
                 toks.append(BAR)
+            if step in held:
+                toks.append(FERMATA)
             toks += frame
             toks.append(FRAME)
         toks.append(EOS)
@@ -142,6 +146,10 @@ class VoicesDecoder(Clock):
         if tok == FRAME:
             self.cursor += 1
             self._new_frame()
+            return
+        if tok == FERMATA:
+            if not self.piece.fermatas or self.piece.fermatas[-1] != self.cursor:
+                self.piece.fermatas.append(self.cursor)
             return
         if tok == BAR or self.slot >= self.voices:
             return
@@ -185,7 +193,7 @@ def harmony_skeleton(tok: VoicesTokenizer, melody: Piece) -> tuple[list[str], li
     schedule: list[str | None] = []
     slot = 0
     for token in tokens[2:]:
-        if token in (BAR, FRAME, EOS):
+        if token in (BAR, FRAME, EOS, FERMATA):
             schedule.append(token)
             slot = 0 if token == FRAME else slot
             continue

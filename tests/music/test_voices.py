@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 
 from seqgen.cli import main
 from seqgen.data import corpora
+from seqgen.data.dataset import Dataset
 from seqgen.levels import tokenizer_from_meta
 from seqgen.music.events import Song, Track
 from seqgen.music.midi_io import read_midi
@@ -78,7 +80,7 @@ def _round_trip(tok, paths) -> tuple[int, list[str]]:
             ids, missing = tok.ids_of(tok.encode_piece(piece))
             back = tok.decode_piece(ids)
             pieces += 1
-            if missing or back.time_signature != piece.time_signature or \
+            if missing or back.time_signature != piece.time_signature or back.fermatas != piece.fermatas or \
                     sorted((n.start, n.dur, n.pitch, n.part) for n in back.notes) != sorted((n.start, n.dur, n.pitch, n.part) for n in piece.notes):
                 wrong.append(song.name)
     return pieces, wrong
@@ -90,6 +92,18 @@ def test_every_chorale_round_trips_exactly(chorales):
     assert meta["tokenizer"]["steps_per_quarter"] == 4 and [p["name"] for p in meta["tokenizer"]["parts"]] == ["Soprano", "Alto", "Tenor", "Bass"]
     pieces, wrong = _round_trip(tok, corpus_files(corpora.find("bach")))
     assert pieces == 371 and wrong == []  # every file music21 lists, the 22 listed twice included
+    fermatas = sum(tok.vocab.tokens[i] == "fermata" for i in np.asarray(Dataset.open(chorales).split("train")).tolist())
+    assert fermatas > 1500  # the phrase endings: about six per chorale
+
+
+def test_fermatas_come_back_from_a_written_score(tmp_path):
+    from seqgen.music.scores import read_score, song_to_musicxml
+
+    line = [(i * Q, (i + 1) * Q, p, 80) for i, p in enumerate([72, 74, 76, 74, 72, 71, 72, 72])]
+    song = Song("phrase", Q, [Track("Soprano", 0, 0, 52, line)], 80.0, (4, 4), "C", [], fermatas=[3 * Q, 6 * Q])
+    (tmp_path / "p.musicxml").write_bytes(song_to_musicxml(song))
+    assert (tmp_path / "p.musicxml").read_text().count("<fermata") == 2
+    assert read_score(tmp_path / "p.musicxml", use_cache=False)[0].fermatas == [3 * 480, 6 * 480]
 
 
 def test_madrigals_in_five_named_parts_round_trip_exactly(tmp_path):
