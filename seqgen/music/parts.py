@@ -236,6 +236,19 @@ LEFT_OUT = {
 }
 
 
+VOICE_CLEFS = {  # the clef a voice is written in, by the first word of its name
+    **{w: "treble" for w in "soprano mezzo alto contralto canto cantus superius discantus altus".split()},
+    **{w: "treble8vb" for w in "countertenor tenor tenore quinto quintus sesto sextus septimus".split()},
+    **{w: "bass" for w in "baritone bass basso bassus".split()},
+}
+
+
+def voice_clef(name: str) -> str | None:
+    """"treble", "treble8vb" or "bass" for a part named as a voice (Alto: treble, Tenor: treble an octave down), else None."""
+    words = name.casefold().split()
+    return VOICE_CLEFS.get(words[0]) if words and is_voice(name) else None
+
+
 def is_voice(name: str) -> bool:
     """A part named as a sung voice: `Soprano`, `Alto 2`, `Canto`, `Bassus`."""
     words = name.casefold().replace("_", " ").split()

@@ -19,6 +19,7 @@ from seqgen.files import atomic_write_json
 from seqgen.music.events import Song, Track
 from seqgen.music.guards import parse_guarded, read_capped
 from seqgen.music.keys import MAJOR_KEYS, MINOR_KEYS, signature, song_key, spelling
+from seqgen.music.parts import voice_clef
 
 SCORE_SUFFIXES = (".xml", ".mxl", ".musicxml", ".abc", ".krn")
 MAX_SCORE_BYTES = 32 << 20
@@ -235,7 +236,9 @@ def song_to_score(song: Song):
                 el.expressions.append(expressions.Fermata())
             part.insert(Fraction(start, tpq), el)
         part.makeRests(refStreamOrTimeRange=[0, end], fillGaps=True, inPlace=True, hideRests=False)
-        part.insert(0, clef.PercussionClef() if tr.is_drum else clef.bestClef(part, allowTreble8vb=True, recurse=True))
+        voice = voice_clef(tr.name)  # a voice keeps its own clef (an alto on treble, not on treble-8 for its low notes)
+        chosen = {"treble": clef.TrebleClef, "treble8vb": clef.Treble8vbClef, "bass": clef.BassClef}[voice]() if voice else None
+        part.insert(0, clef.PercussionClef() if tr.is_drum else chosen or clef.bestClef(part, allowTreble8vb=True, recurse=True))
         if key and not tr.is_drum and tr.notes:
             part.insert(0, _m21_key(key))
         score.insert(0, part)

@@ -60,3 +60,14 @@ def test_key_names_are_the_ones_midi_files_carry():
         for mode in ("major", "minor"):
             mido.MetaMessage("key_signature", key=key_name(tonic, mode))  # mido accepts every name we write
 
+
+
+def test_voices_keep_their_own_clefs():
+    low_alto = [(i * Q, (i + 1) * Q, p, 80) for i, p in enumerate([55, 57, 59, 60])]  # an alto line low in its range
+    song = Song("satb", Q, [Track("Alto", 0, 0, 52, low_alto), Track("Tenor", 1, 1, 52, [(0, Q, 60, 80)]),
+                            Track("Bass", 2, 2, 52, [(0, Q, 48, 80)]), Track("Flute", 3, 3, 73, [(0, Q, 79, 80)])], 90.0, (4, 4), "C", [])
+    xml = song_to_musicxml(song).decode()
+    import re
+
+    clefs = re.findall(r"<clef>\s*<sign>(\w)</sign>\s*<line>(\d)</line>(?:\s*<clef-octave-change>(-?\d)</clef-octave-change>)?", xml)
+    assert clefs == [("G", "2", ""), ("G", "2", "-1"), ("F", "4", ""), ("G", "2", "")]

@@ -68,7 +68,7 @@ def test_the_grid_is_the_corpus_shortest_note():
 @pytest.fixture(scope="module")
 def chorales(tmp_path_factory):
     out = tmp_path_factory.mktemp("voices") / "bach"
-    assert main(["prepare", "bach", "--level", "voices", "--out", str(out)]) == 0
+    assert main(["prepare", "bach", "--out", str(out)]) == 0  # the chorales' own level: voices
     return out
 
 
@@ -89,7 +89,7 @@ def _round_trip(tok, paths) -> tuple[int, list[str]]:
 def test_every_chorale_round_trips_exactly(chorales):
     meta = json.loads((chorales / "meta.json").read_text())
     tok = tokenizer_from_meta(meta)
-    assert meta["tokenizer"]["steps_per_quarter"] == 4 and [p["name"] for p in meta["tokenizer"]["parts"]] == ["Soprano", "Alto", "Tenor", "Bass"]
+    assert meta["level"] == "voices" and meta["tokenizer"]["steps_per_quarter"] == 4 and [p["name"] for p in meta["tokenizer"]["parts"]] == ["Soprano", "Alto", "Tenor", "Bass"]
     pieces, wrong = _round_trip(tok, corpus_files(corpora.find("bach")))
     assert pieces == 371 and wrong == []  # every file music21 lists, the 22 listed twice included
     fermatas = sum(tok.vocab.tokens[i] == "fermata" for i in np.asarray(Dataset.open(chorales).split("train")).tolist())
