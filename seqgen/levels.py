@@ -12,8 +12,9 @@ from seqgen.data.tokenizers import Tokenizer
 from seqgen.data.vocab import Vocabulary
 from seqgen.errors import RunError
 from seqgen.music.tokens import MelodyTokenizer, NotesTokenizer
+from seqgen.music.voices import VoicesTokenizer
 
-TOKENIZERS: dict[str, type[Tokenizer]] = {cls.level: cls for cls in (CharTokenizer, WordTokenizer, SubwordTokenizer, MelodyTokenizer, NotesTokenizer)}
+TOKENIZERS: dict[str, type[Tokenizer]] = {cls.level: cls for cls in (CharTokenizer, WordTokenizer, SubwordTokenizer, MelodyTokenizer, NotesTokenizer, VoicesTokenizer)}
 
 
 def tokenizer_from_meta(meta: dict) -> Tokenizer:

@@ -126,6 +126,21 @@ def music_parts_table(music: dict) -> Table:
     return table
 
 
+def grade_table(grade: dict) -> Table:
+    """The grade for style (seqgen.music.grade): each feature's median distance, generated beside held out, then the grade."""
+    table = Table(title=f"style grade: {grade['bars']}-bar excerpts against {grade['reference_pieces']} held-out pieces (lower is closer)")
+    for col in ("", "generated", "held out", "scale"):
+        table.add_column(col, justify="left" if not col else "right")
+    for row in grade["features"]:
+        table.add_row(row["feature"], _num(row["generated"], ".3f"), _num(row["held_out"], ".3f"), _num(row["scale"], ".3f"))
+    g = grade["grade"]
+    lo, hi = g["held_out_spread"]
+    table.add_row("grade (median)", _num(g["generated_median"], ".2f"), _num(g["held_out_median"], ".2f"), "")
+    table.caption = (f"held-out spread (10th–90th percentile of {grade['anchor_pieces']} pieces): {lo:.2f}–{hi:.2f}; "
+                     f"generated at or under {hi:.2f}: {_pct(g['generated_within_spread'])}")
+    return table
+
+
 def _pct(value) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
@@ -201,6 +216,8 @@ def eval_tables(report: dict) -> list[Table]:
             tables.append(music_table(gen["music"]))
             if gen["music"].get("parts"):
                 tables.append(music_parts_table(gen["music"]))
+            if gen["music"].get("grade"):
+                tables.append(grade_table(gen["music"]["grade"]))
     return tables
 
 

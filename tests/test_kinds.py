@@ -81,7 +81,7 @@ def test_train_help_shows_each_architectures_default():
 
 def test_levels_and_kinds_of_prepare_come_from_the_kinds():
     level, kind = (next(o for o in options("prepare") if o.name == name) for name in ("level", "kind"))
-    assert level.choices == ("char", "word", "subword", "melody", "notes", "frames")
+    assert level.choices == ("char", "word", "subword", "melody", "notes", "voices", "frames")
     assert kind.choices == ("text", "music", "pairs", "frames")
     assert "char, word or subword (sentencepiece, learnt from the training split) for text" in level.help and "frames: a piano roll" in level.help
 

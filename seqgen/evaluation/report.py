@@ -208,6 +208,8 @@ def generation_report(run: Run, model: RNNLanguageModel, tokenizer, ds: Dataset,
     if mixed is not None:  # the n-gram's gain can be copying: the same figure for samples drawn from the mixture
         report["novelty_mixture"] = {**report["novelty"], **novelty(generate(mixed, tokenizer.start_ids(), free, device, eos), ds.split("train"), n, len(tokenizer.vocab))}
     if music:
+        from seqgen.music.grade import grade_sets
+        from seqgen.music.parts import is_voice
         from seqgen.music.stats import compare, compare_parts
 
         generated, held_out = [piece_notes(tokenizer, s) for s in samples], [piece_notes(tokenizer, p) for p in held_out_pieces(tokenizer, held)]
@@ -215,7 +217,10 @@ def generation_report(run: Run, model: RNNLanguageModel, tokenizer, ds: Dataset,
         report["music"]["split"] = split
         table = getattr(tokenizer, "table", None)
         if table is not None:  # a notes run with parts: each part beside its held-out self, and the voice leading
-            report["music"].update(compare_parts(generated, held_out, {i: p.name for i, p in enumerate(table.parts) if not p.drum}))
+            names = {i: p.name for i, p in enumerate(table.parts) if not p.drum}
+            report["music"].update(compare_parts(generated, held_out, names))
+            if len(names) >= 2 and all(is_voice(name) for name in names.values()):  # sung voices: a grade for style
+                report["music"]["grade"] = grade_sets(generated, held_out, names)
     return report
 
 

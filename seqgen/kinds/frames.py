@@ -53,7 +53,7 @@ class FramesKind(Kind):
     takes = {
         "prepare": PREPARE_NAMES | {"tracks", "transpose"},
         # frames are drawn key by key: no top-k, top-p, beam or text primer; a MIDI primer and the music options
-        "sample": frozenset(("run", "length", "temperature", "greedy", "prime_file", "num", "seed", "out", "weights", "device", "threads", "force")) | MUSIC_SAMPLE,
+        "sample": frozenset(("run", "length", "temperature", "greedy", "prime_file", "num", "seed", "out", "weights", "device", "threads", "force")) | (MUSIC_SAMPLE - {"harmonize"}),
         "eval": frozenset(("run", "split", "weights", "as_json", "device", "threads", "seed", "out", "force")),
     }
     ask = "pass --level frames"

@@ -50,7 +50,7 @@ class HarmonyKind(PairsKind):
         from seqgen.music.prepare import parse_transpose
 
         val, test = self.fractions(sources, o)
-        return prepare_harmony(sources, Path(o.out), PairsReport(), val, test, o.force, o.tracks, o.segment_bars, o.steps_per_quarter,
+        return prepare_harmony(sources, Path(o.out), PairsReport(), val, test, o.force, o.tracks, o.segment_bars, o.steps_per_quarter or 12,
                                o.max_length, parse_transpose(o.transpose))
 
     def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
@@ -81,8 +81,9 @@ def _harmonize(run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, 
     if sum(u for _, u in encoded):
         warn(f"warning: {sum(u for _, u in encoded)} melody token(s) are not in the run's vocabulary and read as <unk>")
     beats = [segment_beats(tokens, spq) for tokens in segments]
-    outputs = translate(model, [ids for ids, _ in encoded], cfg, device, o.max_length or max(beats) + 1, o.length_penalty)
-    # one chord per beat: a shorter output holds its last chord to the segment's end, a longer one is cut
+    outputs = translate(model, [ids for ids, _ in encoded], cfg, device, [o.max_length or n + 1 for n in beats], o.length_penalty, min_length=beats)
+    # one chord per beat: the decoder may not end before the segment's last beat (an early <eos> once left the last
+    # chord held to the segment's end); with a --max-length under the beats, the last chord is held
     chords = [(c + [c[-1] if c else NO_CHORD] * n)[:n] for c, n in zip((target.decode(h[0]).split() for h in outputs), beats)]
     texts = [" ".join(c) for c in chords]
     if o.out is None:

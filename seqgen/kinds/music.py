@@ -16,6 +16,7 @@ from seqgen.kinds.lm import LanguageModelKind
 from seqgen.music.parts import PART_MODES, parse_programs
 
 if TYPE_CHECKING:
+    from seqgen.models.generate import Guide
     from seqgen.music.output import MusicOptions
     from seqgen.music.prepare import MusicReport
     from seqgen.training.checkpoint import Run
@@ -28,7 +29,8 @@ def _program_spec(text: str) -> None:
 PREPARE = in_panel(
     "Music",
     Option("tracks", list, help="Music: tracks/parts to read, by name, program:N or index:N (repeatable; default: all but drums; melody: the highest-pitched track)."),
-    Option("steps_per_quarter", int, 12, "Music: time grid, steps per quarter note (must divide 480; 12 holds 16ths and triplets).", min=1, max=480),
+    Option("steps_per_quarter", int, help="Music: time grid, steps per quarter note (must divide 480; 12 holds 16ths and triplets).", min=1, max=480,
+           default_help="12; voices: the corpus's shortest note (4 for 16ths)"),
     Option("transpose", help="Music: add transposed copies of the training pieces: all (12 keys), N (±N semitones), A..B or a list -2,0,2 (frames: each training piece moved by one of these, drawn afresh each epoch)."),
     Option("key_normalize", bool, False, "Music: move every piece to C major / A minor (estimated key)."),
     Option("velocity_bins", int, 0, "Music: keep dynamics as this many velocity levels (0: none).", min=0, max=127),
@@ -47,6 +49,8 @@ SAMPLE = in_panel(
     Option("velocity", int, 80, "Music: note velocity 1-127 when the run has no velocity tokens.", min=1, max=127),
     Option("prime_midi", Path, help="Music: continue this MIDI file (or score), tokenized with the run's scheme."),
     Option("prime_bars", int, help="Music: use only the first N bars of --prime-midi.", min=1),
+    Option("harmonize", Path, help="Music, voices runs: write the other parts around this melody (MIDI file or score; its highest part), "
+                                   "which is kept note for note in the top voice; --bars takes its first bars."),
     Option("format", choices=("midi", "tokens"), flags=("--format",), help="Music: midi or tokens.",
            default_help="by the extension of --out: .mid MIDI, .musicxml/.xml/.mxl a score, .wav audio; else tokens"),
     Option("soundfont", Path, help="Music, --out FILE.wav: the General MIDI soundfont fluidsynth plays.",
@@ -60,15 +64,16 @@ def music_options(o: Values) -> MusicOptions:
     from seqgen.music.output import MusicOptions
 
     opts = MusicOptions(bars=o.bars, length_given=o.length is not None, tempo=o.tempo, program=o.program, time_signature=o.time_signature,
-                        velocity=o.velocity, prime_midi=o.prime_midi, prime_bars=o.prime_bars, format=o.format, soundfont=o.soundfont)
+                        velocity=o.velocity, prime_midi=o.prime_midi, prime_bars=o.prime_bars, format=o.format, soundfont=o.soundfont,
+                        harmonize=o.harmonize)
     opts.check()
     return opts
 
 
 class MusicKind(LanguageModelKind):
     name = noun = "music"
-    levels = ("melody", "notes")
-    level_help = "melody or notes for music (default melody, or the corpus's own)"
+    levels = ("melody", "notes", "voices")
+    level_help = "melody, notes or voices for music (default melody, or the corpus's own)"
     options = {**LanguageModelKind.options, "prepare": PREPARE, "sample": (*SAMPLE, *LanguageModelKind.options["sample"])}
     takes = {**LanguageModelKind.takes, "prepare": PREPARE_NAMES, "sample": SAMPLE_NAMES}
     ask = "pass --kind music for MIDI files and scores"
@@ -100,11 +105,14 @@ class MusicKind(LanguageModelKind):
         if report.transposed:
             table.add_row("transposed copies", f"{report.transposed:,} (in train)")
         table.add_row("notes", f"{report.notes:,}")
+        if report.grid is not None:
+            table.add_row("grid", f"{report.grid} steps per quarter (the corpus's shortest note; --steps-per-quarter to choose)")
         if report.parts_mode is not None:
             shown = ", ".join(f"{name} ({report.part_notes[name]:,} notes)" for name in report.parts) or "none"
             table.add_row(f"parts (by {report.parts_mode})" if report.parts else "parts", shown if report.parts else "none: one stream (--parts none)")
         if report.parts_merged:
-            table.add_row("tracks read as another part", f"{sum(report.parts_merged.values()):,} (a part in under 5% of the pieces, or beyond 15 melodic ones, is not kept)")
+            table.add_row("tracks read as another part", f"{sum(report.parts_merged.values()):,} (a name that is not a part's: read as the voice it names, "
+                                                          "else by pitch; a part in under 5% of the pieces, or beyond 15 melodic ones, is not kept)")
         for reason, n in report.dropped.most_common():
             table.add_row(f"dropped: {reason}", f"{n:,}")
         for reason, n in report.shortened.most_common():
@@ -128,6 +136,7 @@ class MusicKind(LanguageModelKind):
 
     def sample(self, run: Run, o: Values, warn: Log) -> list[str]:
         """--num pieces, each stopped once it has --bars bars, written as --out's extension asks (or tokens)."""
+        from seqgen.models.generate import sample_steps
         from seqgen.music.output import DEFAULT_BARS, TOKENS_PER_BAR_CAP, SongWriter, cut, output_parts, read_primer
         from seqgen.music.tokens import parse_time_signature
 
@@ -137,9 +146,15 @@ class MusicKind(LanguageModelKind):
         ts_override = parse_time_signature(opts.time_signature) if opts.time_signature else None
         bars = opts.bars if opts.bars is not None else (None if opts.length_given else DEFAULT_BARS)
         if bars is not None and not opts.length_given:
-            cfg.length = bars * TOKENS_PER_BAR_CAP + 64
+            per_bar = tokenizer.tokens_per_bar(ts_override or tuple(tokenizer.settings.get("time_signature") or (4, 4)))
+            cfg.length = bars * max(TOKENS_PER_BAR_CAP, 2 * per_bar) + 64
 
-        prime_ids, prime_tempo, primer_parts = read_primer(tokenizer, opts, o.prime, o.prime_file, warn)
+        guide = None
+        if opts.harmonize is not None:
+            prime_ids, prime_tempo, guide = harmonizing(tokenizer, opts, cfg)
+            bars, primer_parts = None, {}
+        else:
+            prime_ids, prime_tempo, primer_parts = read_primer(tokenizer, opts, o.prime, o.prime_file, warn)
         parts = output_parts(tokenizer, opts, primer_parts)
         context = prime_ids or tokenizer.start_ids()
         clocks = []
@@ -154,7 +169,8 @@ class MusicKind(LanguageModelKind):
         outputs: list[list[int]] = [[] for _ in range(cfg.num)]
         limits: list[int | None] = [None] * cfg.num
         done = [False] * cfg.num
-        steps = self.draw(model, context, cfg, device, tokenizer)
+        steps = self.draw(model, context, cfg, device, tokenizer) if guide is None else \
+            sample_steps(model, context, cfg, device, tokenizer.vocab.id_of("eos"), guide)
         for step in steps:
             for i, tok in enumerate(step):
                 if tok is None or done[i]:
@@ -192,6 +208,32 @@ class MusicKind(LanguageModelKind):
                 warn(f"wrote {paths[i]}: {written} notes{voices}, {-(-piece.end() // bar)} bars of "
                      f"{piece.time_signature[0]}/{piece.time_signature[1]}{sound}")
         return results
+
+
+def harmonizing(tokenizer, opts: MusicOptions, cfg) -> tuple[list[int], float | None, Guide]:
+    """--harmonize: the context ids, the melody's tempo, and the guide that holds generation to the melody's
+    skeleton (its part, bar marks and frame ends given; the model writes the other parts' pitches, holds and rests)."""
+    import torch
+
+    from seqgen.errors import InputError, UsageError
+    from seqgen.models.generate import Guide
+    from seqgen.music.output import read_melody
+    from seqgen.music.voices import harmony_skeleton, is_voice_token
+
+    if tokenizer.level != "voices":
+        raise UsageError(f"--harmonize needs a voices run (prepare --level voices); this one is at the {tokenizer.level} level")
+    if cfg.beam:
+        raise UsageError("--harmonize samples (or decodes greedily); leave out --beam")
+    melody = read_melody(tokenizer, opts.harmonize, opts.bars)
+    context, schedule = harmony_skeleton(tokenizer, melody)
+    index = tokenizer.vocab.index
+    missing = sorted({t for t in schedule if t is not None and t not in index})
+    if missing:
+        raise InputError(f"the melody's {', '.join(missing[:4])} {'is' if len(missing) == 1 else 'are'} outside this run's vocabulary",
+                         "transpose the melody into the range of the run's top voice, or prepare the run with --transpose")
+    cfg.length = len(schedule)
+    allowed = torch.tensor([is_voice_token(t) for t in tokenizer.vocab.tokens])
+    return [index[t] for t in context], melody.tempo, Guide([index[t] if t is not None else None for t in schedule], allowed)
 
 
 MUSIC = MusicKind()

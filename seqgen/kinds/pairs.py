@@ -256,7 +256,14 @@ def decode(run: Run, model: Any, device: Any, sources: list[list[int]], cfg: Sam
         warn(f"warning: {longer} input(s) are longer than the {trained} tokens a training source could have (prepare --max-length); "
              "expect worse outputs for them")
     caps = [max_length or length_cap(meta, len(ids)) for ids in sources]
-    outputs = translate(model, sources, cfg, device, caps, length_penalty)
+    beats = None
+    if "harmony" in meta:  # melody -> chords: one chord per beat of the source's melody, exactly (counted from the source)
+        from seqgen.music.harmony import segment_beats
+
+        source, _ = sides(run)
+        beats = [segment_beats(source.decode(ids).split(), int(meta["harmony"]["steps_per_quarter"])) for ids in sources]
+        caps = [max_length or b + 1 for b in beats]
+    outputs = translate(model, sources, cfg, device, caps, length_penalty, min_length=beats)
     fitted = meta.get("stats", {}).get("length_cap") if max_length is None else None
     settings = {"method": _method(cfg).split()[0], "beam": cfg.beam, "length_penalty": length_penalty,
                 "max_length": None if fitted else max_length or (caps[0] if caps else None), "length_cap": fitted}

@@ -6,6 +6,7 @@ never a re-run of the prefix.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import torch
@@ -79,6 +80,17 @@ def cpu_generator(seed: int | None) -> torch.Generator:
     return generator
 
 
+@dataclass
+class Guide:
+    """Generation held to a skeleton: at step k, `forced[k]` (an id) is written instead of a draw; where it is None
+    the draw is from the tokens `allowed` marks (a (V,) bool mask) only. Past the skeleton's end, generation stops.
+    Why: to harmonize a melody, its part's tokens and the frame and bar marks are given, and the model writes only
+    the other parts' tokens around them."""
+
+    forced: Sequence[int | None]
+    allowed: torch.Tensor | None = None
+
+
 @torch.no_grad()
 def _draw_steps(
     model: RNNLanguageModel,
@@ -87,6 +99,7 @@ def _draw_steps(
     cfg: SampleConfig,
     device: torch.device | str,
     eos_id: int | None,
+    guide: Guide | None = None,
 ) -> Iterator[list[int | None]]:
     """The one sampling loop: primers (all of one length) read once as a batch, each repeated `copies`
     times, then one `Stepper` step per new token; yields one id per row (None once a row has ended)."""
@@ -98,15 +111,22 @@ def _draw_steps(
     last = logits[:, -1, :].index_select(0, rows)  # (B·copies, V)
     step = step_function(model)
     done = [False] * len(rows)
-    for produced in range(1, cfg.length + 1):
-        ids = choose(last.cpu(), cfg, generator)  # drawn on the CPU: same seed, same output on any device
+    length = min(cfg.length, len(guide.forced)) if guide is not None else cfg.length
+    for produced in range(1, length + 1):
+        if guide is not None and guide.forced[produced - 1] is not None:
+            ids = torch.full((len(rows),), int(guide.forced[produced - 1]), dtype=torch.long)  # type: ignore[arg-type]
+        else:
+            scores = last.cpu()
+            if guide is not None and guide.allowed is not None:
+                scores = scores.masked_fill(~guide.allowed, float("-inf"))
+            ids = choose(scores, cfg, generator)  # drawn on the CPU: same seed, same output on any device
         new = ids.tolist()
         yield [None if d else t for d, t in zip(done, new)]
         if cfg.stop_at_eos and eos_id is not None:
             done = [d or t == eos_id for d, t in zip(done, new)]
             if all(done):
                 return
-        if produced < cfg.length:  # no step after the last token
+        if produced < length:  # no step after the last token
             last, state = step(ids.to(device), state)  # (rows, V)
 
 
@@ -116,15 +136,17 @@ def sample_steps(
     cfg: SampleConfig,
     device: torch.device | str = "cpu",
     eos_id: int | None = None,
+    guide: Guide | None = None,
 ) -> Iterator[list[int | None]]:
     """Yield, step by step, one new id per sample (None for a sample that has already ended).
 
     `prime` (at least one id) is read once; then each step feeds only the newest ids with the carried
-    state (through a `Stepper`). With `cfg.stop_at_eos`, a sample ends after its first `eos_id`.
+    state (through a `Stepper`). With `cfg.stop_at_eos`, a sample ends after its first `eos_id`; with a
+    `guide`, it follows the guide's skeleton.
     """
     if not prime:
         raise ValueError("generation needs at least one primer id")
-    return _draw_steps(model, [prime], cfg.num, cfg, device, eos_id)
+    return _draw_steps(model, [prime], cfg.num, cfg, device, eos_id, guide)
 
 
 def generate(

@@ -34,6 +34,7 @@ def beam_search(
     alpha: float = 1.0,
     keep: int = 1,
     reorder: Select | None = None,
+    min_length: int | Sequence[int] | None = None,
 ) -> list[list[tuple[list[int], float]]]:
     """The `keep` best continuations of each of B rows, with their scores, best first.
 
@@ -43,7 +44,8 @@ def beam_search(
     hypothesis that picks it is finished (ending with it); otherwise every hypothesis has `length` ids. Beam 1 is
     greedy decoding. A row stops once it holds K finished hypotheses and its best live one scores no better than the
     K-th of them (the stopping rule of Hugging Face's BeamHypotheses.is_done); the search stops when every row has.
-    `length` may be one per row: a row's live hypotheses end where its own length is reached.
+    `length` may be one per row: a row's live hypotheses end where its own length is reached. `min_length` (one, or
+    one per row): no hypothesis ends with `eos_id` before it holds that many ids.
     """
     if beam < 1 or not 1 <= keep <= beam:
         raise ValueError("need beam >= 1 and 1 <= keep <= beam")
@@ -68,6 +70,8 @@ def beam_search(
         if t > 0:
             logits, state = step(seqs[:, -1], state)  # (B·K, V)
             logp = torch.log_softmax(logits.float(), dim=-1)
+        if eos_id is not None and min_length is not None:
+            logp = _no_end_before(logp.view(B, K, V), t, min_length, eos_id).view(B * K, V)
         cand = (scores.unsqueeze(2) + logp.view(B, K, V)).view(B, K * V)  # (B, K·V)
         top, index = cand.topk(width, dim=1)  # (B, width), best first
         if eos_id is not None:
@@ -82,6 +86,18 @@ def beam_search(
             break  # every hypothesis has ended (each row's scores are best first)
     # every row's live hypotheses were ended at its length, so all of them are in `ended`
     return [sorted(hyps, key=lambda item: -item[1])[:keep] for hyps in ended.hyps]
+
+
+def _no_end_before(scores: torch.Tensor, produced: int, min_length: int | Sequence[int], eos_id: int) -> torch.Tensor:
+    """`scores` (B, …, V) with `eos_id` ruled out (-inf) for the rows whose minimum length is not reached once
+    `produced` ids are out; the others untouched."""
+    mins = [min_length] * scores.size(0) if isinstance(min_length, int) else list(min_length)
+    early = [b for b, m in enumerate(mins) if produced < m]
+    if not early:
+        return scores
+    scores = scores.clone()
+    scores[early, ..., eos_id] = float("-inf")
+    return scores
 
 
 class _Ended:
@@ -146,9 +162,10 @@ class _Ended:
 
 
 @torch.no_grad()
-def decode_to_end(logits: torch.Tensor, state: Any, step: Step, choose: Choose, length: int | Sequence[int], eos_id: int) -> list[list[int]]:
+def decode_to_end(logits: torch.Tensor, state: Any, step: Step, choose: Choose, length: int | Sequence[int], eos_id: int,
+                  min_length: int | Sequence[int] | None = None) -> list[list[int]]:
     """Greedy or sampled decoding of N rows at once, each until its `eos_id` (kept) or `length` ids (one per row, or
-    one for all).
+    one for all); never ending with `eos_id` before `min_length` ids (one per row, or one for all).
 
     `logits` (N, V) score the first new token; `choose` turns logits into ids (argmax, or a draw). Rows that have
     ended still ride along in the batch (their ids are ignored), so the batch keeps one shape: a row's output does
@@ -158,6 +175,8 @@ def decode_to_end(logits: torch.Tensor, state: Any, step: Step, choose: Choose, 
     out: list[list[int]] = [[] for _ in range(n)]
     done = [cap < 1 for cap in caps]
     while not all(done):
+        if min_length is not None:
+            logits = _no_end_before(logits, len(out[0]), min_length, eos_id)  # every row has produced as many ids
         ids = choose(logits)
         for row, tok in enumerate(ids.tolist()):
             if not done[row]:

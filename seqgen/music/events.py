@@ -45,6 +45,7 @@ class Song:
     time_signature: tuple[int, int] | None = None  # first time signature (numerator, denominator)
     key: str | None = None  # first key signature as MIDI names it: "G", "Em", "Bb"
     dropped: Counter = field(default_factory=Counter)  # notes lost while reading, by reason
+    fermatas: list[int] = field(default_factory=list)  # ticks where a note under a fermata starts (scores only)
 
     def to_json(self) -> dict:
         return {
@@ -55,6 +56,7 @@ class Song:
             "time_signature": list(self.time_signature) if self.time_signature else None,
             "key": self.key,
             "dropped": dict(self.dropped),
+            "fermatas": self.fermatas,
         }
 
     @classmethod
@@ -68,4 +70,5 @@ class Song:
             time_signature=(int(ts[0]), int(ts[1])) if ts else None,
             key=None if d.get("key") is None else str(d["key"]),
             dropped=Counter({str(k): int(v) for k, v in d.get("dropped", {}).items()}),
+            fermatas=[int(t) for t in d.get("fermatas", [])],
         )

@@ -14,10 +14,11 @@ from typing import Callable
 from seqgen.errors import InputError, UsageError
 from seqgen.files import atomic_write_bytes
 from seqgen.music.events import Song
+from seqgen.music.keys import song_key
 from seqgen.music.midi_io import MIDI_SUFFIXES, song_to_midi_bytes
 from seqgen.music.parts import Part, apply_programs, parse_programs
 from seqgen.music.scores import MUSICXML_SUFFIXES, SCORE_SUFFIXES
-from seqgen.music.tokens import EOS, MusicTokenizer, Piece, bar_steps, parse_time_signature, read_songs
+from seqgen.music.tokens import EOS, MelodyTokenizer, MusicTokenizer, Piece, bar_steps, parse_time_signature, read_songs
 
 DEFAULT_BARS = 16
 TOKENS_PER_BAR_CAP = 256  # a safety bound on generation when only --bars bounds it
@@ -35,6 +36,7 @@ class MusicOptions:
     prime_midi: Path | None = None  # continue this MIDI file or score
     prime_bars: int | None = None  # use only this many bars of the primer
     format: str | None = None  # midi | tokens; default by --out's extension (midi, musicxml, wav), else tokens
+    harmonize: Path | None = None  # voices runs: write the other parts around this melody
 
     def check(self) -> None:
         if self.bars is not None and not 1 <= self.bars <= 10_000:
@@ -51,6 +53,11 @@ class MusicOptions:
             raise UsageError(f"--format must be midi or tokens, not {self.format!r}")
         if self.time_signature is not None:
             parse_time_signature(self.time_signature)
+        if self.harmonize is not None:
+            if self.prime_midi is not None:
+                raise UsageError("give --harmonize or --prime-midi, not both")
+            if not self.harmonize.is_file():
+                raise UsageError(f"--harmonize: no such file: {self.harmonize}")
 
     def output(self, paths: list[Path]) -> str:
         """What to write: midi, musicxml, wav or tokens; --format, else by the extension of --out."""
@@ -97,10 +104,20 @@ def read_primer(tokenizer: MusicTokenizer, opts: MusicOptions, prime: str | None
     return ids, tempo, own
 
 
+def read_melody(tokenizer: MusicTokenizer, path: Path, bars: int | None) -> Piece:
+    """The tune of a MIDI file or score on the run's grid, for --harmonize: its highest melodic part, one note at a
+    time (the highest at an onset), its first `bars` bars when given."""
+    songs = read_songs(Path(path))
+    line = MelodyTokenizer.untrained(MelodyTokenizer.make_settings(tokenizer.spq)).extract(songs[0], fallback=True).piece
+    if not line.notes:
+        raise InputError(f"{path} has no melody to harmonize", "pass a MIDI file or score with notes")
+    return cut(line, bars * bar_steps(line.time_signature, tokenizer.spq)) if bars else line
+
+
 def cut(piece: Piece, limit: int) -> Piece:
     """The piece up to `limit` steps: later notes left out, notes sounding past it shortened."""
     notes = [n._replace(dur=min(n.dur, limit - n.start)) for n in piece.notes if n.start < limit]
-    return Piece(piece.name, notes, piece.time_signature, piece.tempo, piece.key)
+    return Piece(piece.name, notes, piece.time_signature, piece.tempo, piece.key, [t for t in piece.fermatas if t < limit])
 
 
 def output_parts(tokenizer: MusicTokenizer, opts: MusicOptions, primer: dict[int, Part]) -> list[Part]:
@@ -141,7 +158,9 @@ class SongWriter:
         atomic_write_bytes(path, text.encode("utf-8"))
 
     def write(self, song: Song, path: Path | None) -> str:
-        """Write `song` to `path` (stdout for MIDI without one); returns ", N.N s of audio" for a .wav, else ""."""
+        """Write `song` to `path` (stdout for MIDI without one); returns ", N.N s of audio" for a .wav, else "".
+        A song without a key gets the one its notes suggest, so a DAW and a score show its key signature."""
+        song.key = song_key(song)
         if self.format == "musicxml":
             from seqgen.music.scores import song_to_musicxml
 

@@ -164,29 +164,107 @@ class PartTable:
 
     # -- tracks -> parts
 
-    def assign(self, tracks: list[Track], labels: list[str]) -> tuple[list[int | None], list[tuple[str, str]]]:
-        """The part of each track (`labels`: their names from track_labels), and (track, part) names for the tracks that
-        matched no part and were read as another. None: no part can take it (a drum track in a run without drum parts).
+    def assign(self, tracks: list[Track], labels: list[str]) -> tuple[list[int | None], list[tuple[str, str]], list[str | None]]:
+        """The part of each track (`labels`: their names from track_labels), (track, part) names for the tracks that
+        matched no part and were read as another, and why each track left out (part None) was left out. None with no
+        reason: no part can take it (a drum track in a run without drum parts).
 
         A track that matches no part founds one while the table grows (up to 15 melodic parts); otherwise the tracks
         left over take the parts this song has not used, highest track to highest part (so a song of unnamed voices
-        keeps its voices apart and in order), and a track beyond those doubles the part nearest its mean pitch."""
+        keeps its voices apart and in order), and a track beyond those doubles the part nearest its mean pitch.
+        When the parts are voices (Soprano, Alto…: `is_voice`), a track is read as a musician reads a score: one
+        labelled with a voice (`Alto Oboe 2 Violin 2`) is that voice; timpani and percussion, instruments that double
+        a voice, and instrument lines beyond the voices are left out and never folded into one."""
         found: list[int | None] = [self.lookup.get(self.key(t, label)) for t, label in zip(tracks, labels)]
         moved: list[tuple[str, str]] = []
+        why: list[str | None] = [None] * len(tracks)
         for i, t in enumerate(tracks):
             if found[i] is None and self.grow and (t.is_drum or self.melodic() < len(MELODIC_CHANNELS)):
                 found[i] = self.add(self.new_part(t, labels[i], mean_pitch(t), self.melodic()))
+        voices = self.mode == "track" and bool(self.parts) and all(is_voice(p.name) for p in self.parts if not p.drum)
+        if voices:
+            self._read_as_voices(tracks, labels, found, moved, why)
         for drum in (False, True):
-            left = [i for i, f in enumerate(found) if f is None and tracks[i].is_drum == drum]
+            left = [i for i, f in enumerate(found) if f is None and tracks[i].is_drum == drum and why[i] is None]
             free = [j for j, p in enumerate(self.parts) if p.drum == drum and j not in found]
             for i, j in in_order(left, free, tracks, self.parts):
                 found[i] = j
             for i in left:
+                if found[i] is None and voices and not drum:
+                    why[i] = LEFT_OUT["beside"]
+                    continue
                 if found[i] is None:
                     found[i] = self.nearest(drum, mean_pitch(tracks[i]))
                 if found[i] is not None:
                     moved.append((labels[i], self.parts[found[i]].name))  # type: ignore[index]
-        return found, moved
+        return found, moved, why
+
+    def _read_as_voices(self, tracks: list[Track], labels: list[str], found: list[int | None], moved: list[tuple[str, str]],
+                        why: list[str | None]) -> None:
+        """Voice labels first, then what is not a voice at all: percussion, and instruments doubling a voice's line."""
+        names = {p.name.casefold(): j for j, p in enumerate(self.parts) if not p.drum}
+        for i, label in enumerate(labels):
+            if found[i] is None and not tracks[i].is_drum:
+                named = {names[w] for w in label.casefold().replace("_", " ").split() if w in names}
+                if len(named) == 1 and (j := named.pop()) not in found:
+                    found[i] = j
+                    moved.append((label, self.parts[j].name))
+        sung = [tracks[i] for i, f in enumerate(found) if f is not None]
+        for i, (t, label) in enumerate(zip(tracks, labels)):
+            if found[i] is not None or t.is_drum:
+                continue
+            if is_percussion(t, label):
+                why[i] = LEFT_OUT["percussion"]
+            elif any(doubles(t, voice) for voice in sung):
+                why[i] = LEFT_OUT["doubling"]
+
+
+def _voice_words() -> frozenset[str]:
+    english = "soprano mezzo alto contralto countertenor tenor baritone bass"
+    renaissance = "cantus canto superius discantus altus alto quintus quinto sextus sesto septimus tenor tenore bassus basso"
+    return frozenset((english + " " + renaissance).split())
+
+
+VOICE_WORDS = _voice_words()
+PERCUSSION_WORDS = frozenset("timpani timp. timp tympani pauken drums drum percussion tamburo".split())
+TIMPANI = 47  # General MIDI program (0-based)
+DOUBLING = 0.5  # share of a track's notes sounding with the same pitch class at the same onset in a voice: a doubling
+LEFT_OUT = {
+    "percussion": "timpani or percussion: not a voice",
+    "doubling": "an instrument doubling a voice",
+    "beside": "an instrument line beside the voices",
+}
+
+
+VOICE_CLEFS = {  # the clef a voice is written in, by the first word of its name
+    **{w: "treble" for w in "soprano mezzo alto contralto canto cantus superius discantus altus".split()},
+    **{w: "treble8vb" for w in "countertenor tenor tenore quinto quintus sesto sextus septimus".split()},
+    **{w: "bass" for w in "baritone bass basso bassus".split()},
+}
+
+
+def voice_clef(name: str) -> str | None:
+    """"treble", "treble8vb" or "bass" for a part named as a voice (Alto: treble, Tenor: treble an octave down), else None."""
+    words = name.casefold().split()
+    return VOICE_CLEFS.get(words[0]) if words and is_voice(name) else None
+
+
+def is_voice(name: str) -> bool:
+    """A part named as a sung voice: `Soprano`, `Alto 2`, `Canto`, `Bassus`."""
+    words = name.casefold().replace("_", " ").split()
+    return bool(words) and words[0] in VOICE_WORDS and all(w in VOICE_WORDS or w.isdigit() or w in ("i", "ii", "iii") for w in words)
+
+
+def is_percussion(track: Track, label: str) -> bool:
+    return track.is_drum or track.program == TIMPANI or any(w in PERCUSSION_WORDS for w in label.casefold().split())
+
+
+def doubles(track: Track, voice: Track) -> bool:
+    """Whether most of `track`'s notes sound the voice's pitch class at the voice's onsets (in unison or octaves)."""
+    if not track.notes:
+        return False
+    onsets = {(start, pitch % 12) for start, _, pitch, _ in voice.notes}
+    return sum((start, pitch % 12) in onsets for start, _, pitch, _ in track.notes) >= DOUBLING * len(track.notes)
 
 
 def in_order(left: list[int], free: list[int], tracks: list[Track], parts: list[Part]) -> list[tuple[int, int]]:

@@ -24,7 +24,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 
@@ -36,9 +36,10 @@ from seqgen.music.midi_io import MIDI_SUFFIXES
 from seqgen.music.parts import PART_MODES, PartTable, survey, track_labels
 from seqgen.music.scores import SCORE_SUFFIXES, corpus_files
 from seqgen.music.tokens import LEVELS, MelodyTokenizer, MusicTokenizer, NotesTokenizer, Piece, read_songs, transpose_piece
+from seqgen.music.voices import VoicesTokenizer, corpus_grid
 
 MUSIC_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
-TOKENIZERS: dict[str, type[MusicTokenizer]] = {"melody": MelodyTokenizer, "notes": NotesTokenizer}
+TOKENIZERS: dict[str, type[MusicTokenizer]] = {"melody": MelodyTokenizer, "notes": NotesTokenizer, "voices": VoicesTokenizer}
 PARALLEL_FROM = 16  # files; fewer are read in this process
 
 
@@ -64,6 +65,7 @@ class MusicReport:
     part_notes: Counter = field(default_factory=Counter)  # notes kept per part name
     parts_merged: Counter = field(default_factory=Counter)  # "Cornet 1 -> Soprano": pieces, for parts too rare to keep
     parts_pieces: int = 0  # pieces the parts were counted in
+    grid: int | None = None  # voices level: steps per quarter chosen for the corpus (None: the one given)
     out: Path | None = None
 
     def skip_kinds(self) -> Counter:
@@ -187,7 +189,7 @@ def prepare_music(
     test: float = 0.05,
     force: bool = False,
     tracks: list[str] | None = None,
-    steps_per_quarter: int = 12,
+    steps_per_quarter: int | None = None,
     transpose: str | None = None,
     key_normalize: bool = False,
     velocity_bins: int = 0,
@@ -197,21 +199,27 @@ def prepare_music(
 ) -> MusicReport:
     """Sources -> pieces (each with its split) -> tokens (transposed copies in train) -> a dataset folder.
 
+    `steps_per_quarter`: the grid (default 12; the voices level: the coarsest that holds the corpus's notes).
     `parts` (notes level): program, track or none; None keeps parts (by track) when a source has more than one
     melodic track or part."""
     check_split_fractions(val, test)
     level = _music_level(specs, level, drums, parts)
     shifts = parse_transpose(transpose)
     cls = TOKENIZERS[level]
-    settings = cls.make_settings(steps_per_quarter, velocity_bins, tracks, drums, key_normalize)
+    settings = cls.make_settings(steps_per_quarter or 12, velocity_bins, tracks, drums, key_normalize)
     extractor = cls.untrained(settings)
     files = collect_music_files(specs)
     check_inputs_outside(out, files)
     report = MusicReport(level=level, fractions={"val": val, "test": test}, out=Path(out))
 
     loaded = read_files(files, report, jobs)
-    if level == "notes":
+    if level in ("notes", "voices"):
         choose_parts(loaded, extractor, parts, report)
+    if level == "voices" and steps_per_quarter is None:  # the grid of the corpus's shortest note
+        report.grid = corpus_grid(_times(loaded, extractor))
+        table = extractor.table
+        extractor = cls.untrained(cls.make_settings(report.grid, velocity_bins, tracks, drums, key_normalize))
+        extractor.use_parts(table)
     pieces = extract_pieces(loaded, extractor, report)
     token_lists = _token_lists(pieces, shifts, extractor, report)
     tokenizer = cls.fit((t for _, t in token_lists), {**extractor.settings, **_defaults([p for p, _ in pieces])})
@@ -243,19 +251,34 @@ def prepare_music(
     return report
 
 
+def _times(loaded: Loaded, extractor: MusicTokenizer) -> Iterator[int]:
+    """Every note's onset and duration, in the extractor's steps (songs that cannot be read are left to extract_pieces)."""
+    for _name, _digest, songs in loaded:
+        for song in songs:
+            try:
+                notes = extractor.extract(song).piece.notes
+            except InputError:
+                continue
+            for n in notes:
+                yield n.start
+                yield n.dur
+
+
 def _music_level(specs: list[str], level: str | None, drums: bool, parts: str | None = None) -> str:
     """The token level asked for, else a built-in corpus's own default, else melody; checked against --drums and --parts."""
     if level is None:
         found = [c for c in (corpora.find(s) for s in specs) if c is not None and c.kind == "music"]
         level = found[0].default_level if found else "melody"
     if level not in LEVELS:
-        raise UsageError(f"--level must be melody or notes for music, not {level!r}")
+        raise UsageError(f"--level must be melody, notes or voices for music, not {level!r}")
     if drums and level == "melody":
         raise UsageError("--drums needs --level notes (a melody has no drums)")
     if parts not in (None, *PART_MODES):
         raise UsageError(f"--parts must be one of {', '.join(PART_MODES)}, not {parts!r}")
     if parts in ("program", "track") and level == "melody":
         raise UsageError(f"--parts {parts} needs --level notes (a melody is one part)")
+    if level == "voices" and parts in ("program", "none"):
+        raise UsageError(f"--parts {parts} is for the notes level: the voices level reads parts by track (their names)")
     return level
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from seqgen.data.corpora import Corpus, cache_dir
@@ -17,16 +18,15 @@ from seqgen.errors import InputError, SeqgenError
 from seqgen.files import atomic_write_json
 from seqgen.music.events import Song, Track
 from seqgen.music.guards import parse_guarded, read_capped
+from seqgen.music.keys import MAJOR_KEYS, MINOR_KEYS, signature, song_key, spelling
+from seqgen.music.parts import voice_clef
 
 SCORE_SUFFIXES = (".xml", ".mxl", ".musicxml", ".abc", ".krn")
 MAX_SCORE_BYTES = 32 << 20
 SCORE_TIME_LIMIT_S = 120.0  # per file; an ABC book of hundreds of tunes takes tens of seconds
 SCORE_TPQ = 480  # ticks per quarter for score offsets: holds triplets, quintuplets and 64ths exactly
-CACHE_FORMAT = 2  # 2: ties joined note by note inside chords
+CACHE_FORMAT = 3  # 2: ties joined note by note inside chords; 3: fermatas
 
-# mido's key_signature names by number of sharps (negative: flats)
-_MAJOR = {-7: "Cb", -6: "Gb", -5: "Db", -4: "Ab", -3: "Eb", -2: "Bb", -1: "F", 0: "C", 1: "G", 2: "D", 3: "A", 4: "E", 5: "B", 6: "F#", 7: "C#"}
-_MINOR = {-7: "Abm", -6: "Ebm", -5: "Bbm", -4: "Fm", -3: "Cm", -2: "Gm", -1: "Dm", 0: "Am", 1: "Em", 2: "Bm", 3: "F#m", 4: "C#m", 5: "G#m", 6: "D#m", 7: "A#m"}
 
 
 def _music21_version() -> str:
@@ -82,10 +82,11 @@ def score_to_song(score, name: str) -> Song:
     chord that ties some of its notes keeps them apart)."""
     from collections import Counter
 
+    from music21 import expressions, harmony, meter, tempo
     from music21 import key as m21key
-    from music21 import meter, tempo
 
     song = Song(name, SCORE_TPQ, [], dropped=Counter())
+    fermatas: set[int] = set()
     parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
     for index, part in enumerate(parts):
         inst = part.getInstrument(returnDefault=True)
@@ -96,10 +97,15 @@ def score_to_song(score, name: str) -> Song:
         tied: dict[int, list[int]] = {}  # pitch -> [start, end, velocity] of a note whose tie goes on
         for el in part.flatten().notes:
             length = _ticks(el.quarterLength)
+            if isinstance(el, harmony.Harmony):  # a chord symbol over the staff ("Gm7"): a label, not a sounding note
+                song.dropped["chord symbol (a label, not a note)"] += 1
+                continue
             if el.duration.isGrace or length <= 0:
                 song.dropped["grace note"] += len(getattr(el, "pitches", ())) or 1
                 continue
             start = _ticks(el.offset)
+            if any(isinstance(e, expressions.Fermata) for e in el.expressions):
+                fermatas.add(start)
             vol = getattr(el, "_volume", None)
             velocity = int(vol.velocity) if vol is not None and vol.velocity else 90
             heads = [h for h in (el.notes if el.isChord else [el]) if getattr(h, "pitch", None) is not None]
@@ -127,6 +133,7 @@ def score_to_song(score, name: str) -> Song:
         track.notes.extend((s, e, midi, v) for midi, (s, e, v) in tied.items())
         track.notes.sort()
         song.tracks.append(track)
+    song.fermatas = sorted(fermatas)
     flat = score.flatten() if hasattr(score, "flatten") else score
     for mm in flat.getElementsByClass(tempo.MetronomeMark):
         bpm = mm.getQuarterBPM()
@@ -141,7 +148,7 @@ def score_to_song(score, name: str) -> Song:
     for ks in flat.getElementsByClass(m21key.KeySignature):
         sharps = max(-7, min(7, int(ks.sharps)))
         minor = isinstance(ks, m21key.Key) and ks.mode == "minor"
-        song.key = (_MINOR if minor else _MAJOR)[sharps]
+        song.key = (MINOR_KEYS if minor else MAJOR_KEYS)[sharps]
         break
     return song
 
@@ -192,17 +199,21 @@ def _m21_key(name: str):
 
 def song_to_score(song: Song):
     """A music21 Score: one Part (staff) per track, named, with its instrument, clef chosen from its range, and the
-    song's time signature, key (estimated when the song has none) and tempo. Notes that start and end together
-    are one chord; music21 makes the measures, ties and voices."""
-    import copy
+    song's time signature, key (estimated when the song has none) and tempo. Pitches are spelled in the key, so the
+    key signature gives them and only notes outside it carry an accidental; silences are visible rests. Notes that
+    start and end together are one chord; music21 makes the measures, ties and voices."""
     from fractions import Fraction
 
-    from music21 import chord, clef, instrument, metadata, meter, note, stream, tempo, tie
+    from music21 import chord, clef, expressions, instrument, metadata, meter, note, stream, tempo, tie
 
     score = stream.Score()
     score.metadata = metadata.Metadata(title=song.name, composer="seqgen")
     num, den = song.time_signature or (4, 4)
     tpq = song.ticks_per_quarter
+    key = song_key(song)
+    names = spelling(key) if key else None
+    fermatas = set(song.fermatas)
+    end = Fraction(max((e for tr in song.tracks for _, e, _, _ in tr.notes), default=0), tpq)
     for tr in song.tracks:
         part = stream.Part()
         part.partName = tr.name
@@ -211,27 +222,40 @@ def song_to_score(song: Song):
         inst.partName, inst.midiProgram, inst.midiChannel = tr.name, tr.program, tr.channel
         part.insert(0, inst)
         part.insert(0, meter.TimeSignature(f"{num}/{den}"))
-        for start, end, held in _segments(tr.notes):
+        for start, stop, held in _segments(tr.notes):
             els = []
             for pitch, velocity, tied in held:
-                n = note.Note(pitch)
+                n = note.Note(_spelled(pitch, names) if names and not tr.is_drum else pitch)
                 n.volume.velocity = velocity
                 if tied:
                     n.tie = tie.Tie(tied)
                 els.append(n)
             el = els[0] if len(els) == 1 else chord.Chord(els)
-            el.quarterLength = Fraction(end - start, tpq)
+            el.quarterLength = Fraction(stop - start, tpq)
+            if start in fermatas and any(not tied or tied == "start" for _, _, tied in held):
+                el.expressions.append(expressions.Fermata())
             part.insert(Fraction(start, tpq), el)
-        part.insert(0, clef.PercussionClef() if tr.is_drum else clef.bestClef(part, allowTreble8vb=True, recurse=True))
+        part.makeRests(refStreamOrTimeRange=[0, end], fillGaps=True, inPlace=True, hideRests=False)
+        voice = voice_clef(tr.name)  # a voice keeps its own clef (an alto on treble, not on treble-8 for its low notes)
+        chosen = {"treble": clef.TrebleClef, "treble8vb": clef.Treble8vbClef, "bass": clef.BassClef}[voice]() if voice else None
+        part.insert(0, clef.PercussionClef() if tr.is_drum else chosen or clef.bestClef(part, allowTreble8vb=True, recurse=True))
+        if key and not tr.is_drum and tr.notes:
+            part.insert(0, _m21_key(key))
         score.insert(0, part)
-    melodic = [p for p, tr in zip(score.parts, song.tracks) if not tr.is_drum and tr.notes]
-    if melodic:
-        found = _m21_key(song.key) if song.key else score.analyze("key")
-        for part in melodic:
-            part.insert(0, copy.deepcopy(found))
     if score.parts:
         score.parts[0].insert(0, tempo.MetronomeMark(number=round(song.tempo or 120.0)))
     return score
+
+
+def _spelled(midi: int, names: list[str]):
+    """A music21 Pitch for a MIDI pitch, spelled as `names` (keys.spelling) spells its pitch class; no natural sign
+    object on a natural, so that music21 prints one only where the key signature or the bar calls for it."""
+    from music21 import pitch
+
+    p = pitch.Pitch(names[midi % 12])
+    p.octave = 4
+    p.octave += (midi - p.midi) // 12
+    return p
 
 
 def _segments(notes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, list[tuple[int, int, str | None]]]]:
@@ -273,6 +297,59 @@ def song_to_musicxml(song: Song, compressed: bool = False) -> bytes:
         z.writestr("META-INF/container.xml", _MXL_CONTAINER, compress_type=zipfile.ZIP_DEFLATED)
         z.writestr("score.musicxml", xml, compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()
+
+
+@dataclass
+class Engraving:
+    """What a reader of a written MusicXML score sees: its notes, rests (visible or not) and accidentals. An
+    accidental is needed when the key signature and the bar so far give the note another pitch; a courtesy when
+    they do not but the same letter was altered otherwise earlier in the bar (in another octave) or in the bar
+    before; needless otherwise (a natural sign on a note the key signature already gives)."""
+
+    notes: int = 0
+    rests: int = 0
+    hidden_rests: int = 0
+    accidentals: int = 0
+    courtesy_accidentals: int = 0
+    needless_accidentals: int = 0
+
+
+def engraving(xml: bytes) -> Engraving:
+    """Counts for a MusicXML document (as `song_to_musicxml` writes it): a check of the score a musician reads."""
+    import xml.etree.ElementTree as ET
+
+    found = Engraving()
+    for part in ET.fromstring(xml).iter("part"):
+        fifths = 0
+        before: dict[str, set[int]] = {}  # step -> alterations heard in the bar before
+        for measure in part.iter("measure"):
+            for key in measure.iter("key"):
+                fifths = int(key.findtext("fifths", "0"))
+            in_key = signature(fifths)
+            current: dict[tuple[str, str], int] = {}  # (step, octave) -> alteration in force in this bar
+            heard: dict[str, set[int]] = {}  # step -> alterations heard in this bar, any octave
+            for n in measure.iter("note"):
+                if n.find("rest") is not None:
+                    found.rests += 1
+                    found.hidden_rests += n.get("print-object") == "no"
+                    continue
+                pitch = n.find("pitch")
+                if pitch is None:
+                    continue  # unpitched (percussion)
+                found.notes += 1
+                step, octave = pitch.findtext("step") or "", pitch.findtext("octave") or ""
+                alter = round(float(pitch.findtext("alter", "0")))
+                if n.find("accidental") is not None:
+                    found.accidentals += 1
+                    if current.get((step, octave), in_key.get(step, 0)) == alter:
+                        others = (heard.get(step, set()) | before.get(step, set())) - {alter}
+                        found.courtesy_accidentals += bool(others)
+                        found.needless_accidentals += not others
+                if not any(t.get("type") == "stop" for t in n.iter("tie")):  # a note tied over puts nothing in force
+                    current[(step, octave)] = alter
+                heard.setdefault(step, set()).add(alter)
+            before = heard
+    return found
 
 
 def _song_notes(song: Song) -> list[tuple[str, list]]:

@@ -29,11 +29,12 @@ from seqgen.data.tokenizers import Tokenizer
 from seqgen.data.vocab import Vocabulary
 from seqgen.errors import InputError, UsageError
 from seqgen.music.events import DRUM_CHANNEL, Song, Track
+from seqgen.music.keys import key_of
 from seqgen.music.midi_io import MIDI_SUFFIXES, OUT_TPQ, read_midi, song_to_midi_bytes
 from seqgen.music.parts import MELODIC_CHANNELS, PREFIX, Part, PartTable, track_labels
 
 BOS, EOS, REST = "<bos>", "<eos>", "rest"
-LEVELS = ("melody", "notes")
+LEVELS = ("melody", "notes", "voices")  # voices: seqgen.music.voices
 NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 # steps per quarter must divide the 480 ticks per quarter we write, so every step is a whole tick
 STEP_CHOICES = tuple(n for n in range(1, OUT_TPQ + 1) if OUT_TPQ % n == 0)
@@ -57,6 +58,7 @@ class Piece:
     time_signature: tuple[int, int] = (4, 4)
     tempo: float | None = None
     key: str | None = None
+    fermatas: list[int] = field(default_factory=list)  # steps where a note under a fermata starts
 
     def end(self) -> int:
         return max((n.start + n.dur for n in self.notes), default=0)
@@ -119,21 +121,13 @@ def check_steps_per_quarter(spq: int) -> None:
 
 def estimate_key(notes: list[Note]) -> tuple[int, str]:
     """(tonic pitch class, "major"|"minor") by Krumhansl–Schmuckler on duration-weighted pitch classes."""
-    major = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-    minor = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
     hist = np.zeros(12)
     for n in notes:
         if not n.drum:
             hist[n.pitch % 12] += n.dur
-    if not hist.any():
-        return 0, "major"
-    best = (-2.0, 0, "major")
-    for mode, profile in (("major", major), ("minor", minor)):
-        for tonic in range(12):
-            r = float(np.corrcoef(hist, np.roll(profile, tonic))[0, 1])
-            if r > best[0]:
-                best = (r, tonic, mode)
-    return best[1], best[2]
+    return key_of(hist)
+
+
 
 
 def transpose_piece(piece: Piece, shift: int, dropped: Counter | None = None) -> Piece:
@@ -150,7 +144,7 @@ def transpose_piece(piece: Piece, shift: int, dropped: Counter | None = None) ->
             dropped["outside the MIDI range after transposing"] += 1
     out.sort(key=_order)
     key = None  # the declared key no longer holds
-    return Piece(piece.name, out, piece.time_signature, piece.tempo, key)
+    return Piece(piece.name, out, piece.time_signature, piece.tempo, key, list(piece.fermatas))
 
 
 def _order(n: Note) -> tuple:
@@ -260,9 +254,10 @@ class MusicTokenizer(Tokenizer):
         tracks = self.select(song, fallback)
         tpq, spq = song.ticks_per_quarter, self.spq
         notes = []
-        for tr, part in zip(tracks, self._parts_of(song, tracks, ex)):
+        parts, why = self._parts_of(song, tracks, ex)
+        for tr, part, reason in zip(tracks, parts, why):
             if part is None:
-                ex.dropped["a drum track, and no drum part in the run"] += len(tr.notes)
+                ex.dropped[reason or "a drum track, and no drum part in the run"] += len(tr.notes)
                 continue
             for start, end, pitch, vel in tr.notes:
                 s = (start * spq * 2 + tpq) // (2 * tpq)  # round half up, in integers
@@ -286,26 +281,29 @@ class MusicTokenizer(Tokenizer):
             ex.piece.key = "C" if mode == "major" else "Am"
             kept = Piece(song.name, notes)
             notes = transpose_piece(kept, shift, ex.dropped).notes
+        lead = 0
         if notes:  # keep the leading silence modulo one bar, so pick-ups stay pick-ups
             bar = bar_steps(ex.piece.time_signature, spq)
             lead = notes[0].start - notes[0].start % bar
             if lead:
                 notes = [n._replace(start=n.start - lead) for n in notes]
         ex.piece.notes = notes
+        ex.piece.fermatas = sorted({(t * spq * 2 + tpq) // (2 * tpq) - lead for t in song.fermatas} & {n.start for n in notes})
         return ex
 
-    def _parts_of(self, song: Song, tracks: list[Track], ex: Extracted) -> list[int | None]:
-        """Each chosen track's part (all 0 without parts); notes in `ex` how the source names each part it uses."""
+    def _parts_of(self, song: Song, tracks: list[Track], ex: Extracted) -> tuple[list[int | None], list[str | None]]:
+        """Each chosen track's part (all 0 without parts) and why a track without one was left out; notes in `ex` how
+        the source names each part it uses."""
         if self.table is None:
-            return [0] * len(tracks)
+            return [0] * len(tracks), [None] * len(tracks)
         labels = track_labels(song.tracks, tracks)
-        found, ex.moved = self.table.assign(tracks, labels)
+        found, ex.moved, why = self.table.assign(tracks, labels)
         for tr, label, part in zip(tracks, labels, found):
             if part is not None and part not in ex.own_parts:
                 ex.own_parts[part] = replace(self.table.parts[part], name=label, program=tr.program)
         if self.table.grow:
             self.settings["parts"] = self.table.to_json()
-        return found
+        return found, why
 
     # -- pieces <-> tokens
 
@@ -333,6 +331,10 @@ class MusicTokenizer(Tokenizer):
     def silence(self, steps: int) -> list[str]:
         """Tokens that move time forward by `steps` (melody: rests; notes: time shifts)."""
         raise NotImplementedError
+
+    def tokens_per_bar(self, time_signature: tuple[int, int]) -> int:
+        """Tokens a bar takes when that is fixed by the scheme (0: it depends on the notes)."""
+        return 0
 
     def encode_piece(self, piece: Piece) -> list[str]:
         num, den = piece.time_signature
@@ -374,12 +376,13 @@ class MusicTokenizer(Tokenizer):
 
     def decode_piece(self, ids: Iterable[int]) -> Piece:
         """The notes that ids describe, on one timeline (a later <bos> starts at the next bar line)."""
-        dec = _Decoder(self)
+        dec = self.clock()
         for i in ids:
             dec.feed(self.vocab.tokens[i])
         return dec.piece
 
-    def clock(self) -> "_Decoder":
+    def clock(self) -> "Clock":
+        """A decoder that reads this scheme's tokens one at a time (`feed`) into `piece`."""
         return _Decoder(self)
 
     def render(self, ids: Iterable[int]) -> Iterator[str]:
@@ -438,7 +441,7 @@ class MusicTokenizer(Tokenizer):
                     t.channel = next((c for c in MELODIC_CHANNELS if c not in used), t.channel)
                 used.add(t.channel)
         return Song(name, OUT_TPQ, written, tempo or piece.tempo or float(self.settings.get("tempo") or 120.0),
-                    time_signature or piece.time_signature, piece.key)
+                    time_signature or piece.time_signature, piece.key, fermatas=[t * k for t in piece.fermatas])
 
     @staticmethod
     def _part_of_kind(parts: list[Part], tracks: list[Track], drum: bool) -> int:
@@ -501,40 +504,57 @@ def _token_rank(tok: str) -> tuple:
     return (_RANK["other"], 0, tok)
 
 
-class _Decoder:
-    """Reads tokens one at a time into notes; `cursor` is the time reached, in steps (for --bars)."""
+class Clock:
+    """What every music decoder shares: the piece read so far, the time reached (`cursor`, in steps, for --bars),
+    where generation began (`start_cursor`), and the time signature the tokens give."""
 
     def __init__(self, tok: MusicTokenizer):
         self.tok = tok
-        self.melody = tok.level == "melody"
         self.piece = Piece("seqgen", [], tuple(tok.settings.get("time_signature") or (4, 4)))  # type: ignore[arg-type]
-        self.cursor = 0  # melody: end of the last note or rest; notes: the current onset
+        self.cursor = 0
         self.start_cursor = 0  # where generation began (after a primer), for --bars
-        self.pending: tuple[str, int] | None = None  # ("pitch"|"drum"|"rest", value) waiting for its duration
-        self.velocity = 80
-        self.part = 0  # the part of the next note
         self.seen_ts = False
 
     def bar(self) -> int:
         return bar_steps(self.piece.time_signature, self.tok.spq)
 
+    def next_piece(self) -> None:
+        """A <bos> after notes: the next piece starts at the next bar line."""
+        if self.piece.notes:
+            bar = self.bar()
+            self.cursor = -(-max(self.piece.end(), self.cursor) // bar) * bar
+
+    def read_time_signature(self, tok: str) -> bool:
+        """Whether `tok` is a time signature (only the first, before any note, is kept)."""
+        if not tok.startswith("ts:"):
+            return False
+        if not self.seen_ts and not self.piece.notes:
+            num, _, den = tok[3:].partition("/")
+            if num.isdigit() and den.isdigit() and int(num) > 0 and int(den) > 0:
+                self.piece.time_signature = (int(num), int(den))
+        self.seen_ts = True
+        return True
+
+
+class _Decoder(Clock):
+    """Reads melody and notes tokens one at a time into notes; `cursor` is the time reached, in steps."""
+
+    def __init__(self, tok: MusicTokenizer):
+        super().__init__(tok)
+        self.melody = tok.level == "melody"
+        self.pending: tuple[str, int] | None = None  # ("pitch"|"drum"|"rest", value) waiting for its duration
+        self.velocity = 80
+        self.part = 0  # the part of the next note
+
     def feed(self, tok: str) -> None:
         if tok == BOS:
-            if self.piece.notes:
-                bar = self.bar()
-                end = max(self.piece.end(), self.cursor)
-                self.cursor = -(-end // bar) * bar  # the next piece starts at the next bar line
+            self.next_piece()
             self.pending = None
             return
         if tok == EOS:
             self.pending = None
             return
-        if tok.startswith("ts:"):
-            if not self.seen_ts and not self.piece.notes:
-                num, _, den = tok[3:].partition("/")
-                if num.isdigit() and den.isdigit() and int(num) > 0 and int(den) > 0:
-                    self.piece.time_signature = (int(num), int(den))
-            self.seen_ts = True
+        if self.read_time_signature(tok):
             return
         if tok.startswith(PREFIX):
             table = self.tok.table

@@ -17,7 +17,8 @@ from seqgen.levels import tokenizer_from_meta
 from seqgen.music.audio import find_fluidsynth, find_soundfont
 from seqgen.music.events import Song, Track
 from seqgen.music.midi_io import midi_bytes_to_song, read_midi, song_to_midi_bytes
-from seqgen.music.scores import corpus_files, read_score
+from seqgen.music.parts import Part, PartTable
+from seqgen.music.scores import corpus_files, engraving, read_score
 from seqgen.music.stats import Tone, compare_parts, part_rhythm, voice_leading
 from seqgen.music.tokens import Note, NotesTokenizer, Piece, read_songs
 
@@ -195,6 +196,10 @@ def test_musicxml_holds_the_parts_and_notes_sampled(duet_run, cli, tmp_path):
         for staff, written in zip(score.tracks, midi.tracks):
             assert sorted((s, e, p) for s, e, p, _ in staff.notes) == sorted((s, e, p) for s, e, p, _ in written.notes)
         assert score.time_signature == (4, 4) and score.tempo == 90
+    counts = engraving((tmp_path / "s.musicxml").read_bytes())  # what a musician reads: rests shown, no needless accidental
+    assert counts.hidden_rests == 0 and counts.needless_accidentals == 0
+    keys = [m.key for track in mido.MidiFile(tmp_path / "s.mid").tracks for m in track if m.type == "key_signature"]
+    assert len(keys) == 1  # a DAW shows the sample's key signature
 
 
 def test_wav_without_fluidsynth_is_one_line_and_exit_1(duet_run, cli, tmp_path, monkeypatch):
@@ -272,3 +277,39 @@ def test_part_changes_and_beats():
     stats = compare_parts([(chords, 4.0, 1.0)], [(chords, 4.0, 1.0)], {1: "Chords"})
     assert stats["parts"][0]["held_out_range"] == [43, 55] and stats["parts"][0]["generated"]["in_range"] == 1.0
     assert stats["parts"][0]["generated"]["changes_per_bar"] == 3 / 2
+
+
+# ---------------------------------------------------------------- folding parts into voices as a musician reads a score
+
+
+def test_named_voices_are_kept_and_instruments_are_left_out_with_their_reason():
+    """bwv41.6 as music21 has it: the alto line is labelled `Alto Oboe 2 Viloin 2`; the trumpets play lines of their
+    own, the timpani is no voice, a violin doubles the soprano an octave up. Only the four voices are read."""
+    Q8 = Q // 2
+    soprano = [(i * Q, (i + 1) * Q, p, 80) for i, p in enumerate([72, 74, 76, 77, 76, 74, 72, 71])]
+    alto = [(i * Q, (i + 1) * Q, p, 80) for i, p in enumerate([67, 67, 67, 69, 67, 65, 64, 62])]
+    tenor = [(i * Q, (i + 1) * Q, p, 80) for i, p in enumerate([64, 62, 60, 60, 60, 59, 55, 55])]
+    bass = [(i * Q, (i + 1) * Q, p, 80) for i, p in enumerate([48, 47, 45, 41, 43, 43, 48, 43])]
+    violin = [(s, e, p + 12, v) for s, e, p, v in soprano[:6]] + [(6 * Q, 7 * Q, 79, 80)]  # 6 of 7 notes double it
+    trumpet = [(i * Q8, (i + 1) * Q8, 84 if i % 2 else 79, 80) for i in range(16)]  # fanfare eighths: its own line
+    timpani = [(i * Q, (i + 1) * Q, 43 if i % 2 else 36, 80) for i in range(8)]
+    tracks = [Track("Trumpet 1", 0, 0, 56, trumpet), Track("Timpani", 1, 1, 0, timpani), Track("Violin 1", 2, 2, 40, violin),
+              Track("Soprano Oboe 1 Violin1", 3, 3, 68, soprano), Track("Alto Oboe 2 Viloin 2", 4, 4, 68, alto),
+              Track("Tenor Viola", 5, 5, 41, tenor), Track("Bass Continuo", 6, 6, 42, bass)]
+    song = Song("bwv41.6", Q, tracks, 80.0, (4, 4), "C", [])
+    table = PartTable("track", [Part(name, 52, ch, False, pitch) for ch, (name, pitch) in enumerate(
+        [("Soprano", 72.0), ("Alto", 66.0), ("Tenor", 59.0), ("Bass", 46.0)])])
+    tok = with_parts()
+    tok.table = table
+    ex = tok.extract(song)
+    by_part = {table.parts[p].name: sorted({n.pitch for n in ex.piece.notes if n.part == p}) for p in range(4)}
+    assert by_part == {"Soprano": [71, 72, 74, 76, 77], "Alto": [62, 64, 65, 67, 69], "Tenor": [55, 59, 60, 62, 64], "Bass": [41, 43, 45, 47, 48]}
+    assert ex.dropped == {"an instrument line beside the voices": 16, "timpani or percussion: not a voice": 8, "an instrument doubling a voice": 7}
+    assert sorted(ex.moved) == [("Alto Oboe 2 Viloin 2", "Alto"), ("Bass Continuo", "Bass"), ("Soprano Oboe 1 Violin1", "Soprano"), ("Tenor Viola", "Tenor")]
+
+
+def test_parts_that_are_not_voices_still_take_the_free_parts_by_pitch():
+    table = PartTable("track", [Part("Melody", 73, 0, False, 72.0), Part("Chords", 24, 1, False, 55.0)])
+    low, high = Track("Guitar", 0, 0, 24, [(0, Q, 52, 80)]), Track("Flute", 1, 1, 73, [(0, Q, 74, 80)])
+    found, moved, why = table.assign([low, high], ["Guitar", "Flute"])
+    assert found == [1, 0] and why == [None, None] and sorted(moved) == [("Flute", "Melody"), ("Guitar", "Chords")]

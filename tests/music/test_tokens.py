@@ -11,7 +11,7 @@ from seqgen.data import corpora
 from seqgen.errors import InputError, UsageError
 from seqgen.music.midi_io import midi_bytes_to_song, read_midi
 from seqgen.music.prepare import parse_transpose
-from seqgen.music.scores import corpus_files
+from seqgen.music.scores import corpus_files, score_to_song
 from seqgen.music.tokens import (
     STEP_CHOICES,
     MelodyTokenizer,
@@ -204,6 +204,20 @@ def test_broken_score_is_an_input_error(tmp_path):
     bad.write_text("<score-partwise><part id='P1'><measure><note>", encoding="utf-8")
     with pytest.raises(InputError):
         read_songs(bad)
+
+
+def test_chord_symbols_are_labels_not_dropped_grace_notes():
+    from music21 import harmony, note, stream
+
+    part = stream.Part()
+    part.insert(0, harmony.ChordSymbol("Gm7"))  # a lead sheet's symbol above the staff: no duration, not sounded
+    part.insert(0, note.Note("G4", quarterLength=1))
+    grace = note.Note("A4").getGrace()
+    part.insert(1, grace)
+    part.insert(1, note.Note("B-4", quarterLength=1))
+    song = score_to_song(part, "lead sheet")
+    assert [p for _, _, p, _ in song.tracks[0].notes] == [67, 70]
+    assert song.dropped == {"chord symbol (a label, not a note)": 1, "grace note": 1}
 
 
 # ---------------------------------------------------------------- real files
