@@ -270,7 +270,7 @@ def decode(run: Run, model: Any, device: Any, sources: list[list[int]], cfg: Sam
     fitted = meta.get("stats", {}).get("length_cap") if max_length is None and lengths is None else None
     settings = {"method": _method(cfg).split()[0], "beam": cfg.beam, "length_penalty": length_penalty,
                 "max_length": None if fitted or (lengths is not None and not max_length) else max_length or (caps[0] if caps else None),
-                "length_cap": fitted, "length_from_source": lengths is not None}
+                "length_cap": fitted, **({"length_from_source": True} if lengths is not None else {})}
     return Decoded([target.decode(ids) for hyps in outputs for ids in hyps], [not ids or ids[-1] != EOS for hyps in outputs for ids in hyps],
                    [len(ids) for ids in sources for _ in range(cfg.num)], settings)
 
