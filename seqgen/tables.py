@@ -157,7 +157,8 @@ def pairs_tables(report: dict) -> list[Table]:
     dec = report["decoding"]
     how = f"beam search, width {dec['beam']}, length penalty {dec['length_penalty']:g}" if dec["method"] == "beam" else "greedy"
     cap = dec.get("length_cap")
-    most = f"ceil({cap['slope']:g}·n + {cap['intercept']:g}) + 1 tokens for a source of n" if cap else f"{dec['max_length']} tokens"
+    most = (f"ceil({cap['slope']:g}·n + {cap['intercept']:g}) + 1 tokens for a source of n" if cap else f"{dec['max_length']} tokens"
+            if dec.get("max_length") else "as many tokens as each source calls for")
     out = Table(title=f"decoded outputs ({how}, at most {most})")
     name, base = next(iter(report["baselines"].items()))
     out.add_column("")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from seqgen.errors import UsageError
 from seqgen.kinds.base import Log, Option, Values, in_panel
 from seqgen.kinds.common import PREPARE_NAMES
-from seqgen.kinds.pairs import SAMPLE_TAKES, PairsKind, sides
+from seqgen.kinds.pairs import SAMPLE_TAKES, PairsKind, decode, sides
 
 if TYPE_CHECKING:
     from seqgen.config import SampleConfig
@@ -53,6 +53,15 @@ class HarmonyKind(PairsKind):
         return prepare_harmony(sources, Path(o.out), PairsReport(), val, test, o.force, o.tracks, o.segment_bars, o.steps_per_quarter or 12,
                                o.max_length, parse_transpose(o.transpose))
 
+    def output_lengths(self, run: Run, sources: list[list[int]]) -> list[int] | None:
+        """One chord per beat of each segment's melody, counted from the source (an early <eos> once left the last
+        chord held to the segment's end)."""
+        from seqgen.music.harmony import segment_beats
+
+        source, _ = sides(run)
+        spq = int(run.dataset_meta["harmony"]["steps_per_quarter"])
+        return [segment_beats(source.decode(ids).split(), spq) for ids in sources]
+
     def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
         """--input-midi: its melody harmonized; else, as any encoder-decoder, the chords of melody-token lines."""
         if o.input_midi is None:
@@ -63,7 +72,6 @@ class HarmonyKind(PairsKind):
 def _harmonize(run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
     """A melody (MIDI file or score) -> one chord per beat -> the melody and a chord track as MIDI (or the chords as text)."""
     from seqgen.files import atomic_write_bytes
-    from seqgen.models.translate import translate
     from seqgen.music.harmony import NO_CHORD, harmonized_song, melody_segments, segment_beats
     from seqgen.music.midi_io import song_to_midi_bytes
     from seqgen.music.tokens import read_songs
@@ -72,7 +80,7 @@ def _harmonize(run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, 
         raise UsageError(f"no such file: {o.input_midi}")
     if o.out is not None and Path(o.out).suffix.lower() not in (".mid", ".midi"):
         raise UsageError(f"--out {o.out} must be a MIDI file (.mid) for a harmonized melody")
-    source, target = sides(run)
+    source, _ = sides(run)
     harmony = run.dataset_meta["harmony"]
     spq, bars = int(harmony["steps_per_quarter"]), int(harmony["segment_bars"])
     song = read_songs(Path(o.input_midi))[0]
@@ -81,10 +89,10 @@ def _harmonize(run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, 
     if sum(u for _, u in encoded):
         warn(f"warning: {sum(u for _, u in encoded)} melody token(s) are not in the run's vocabulary and read as <unk>")
     beats = [segment_beats(tokens, spq) for tokens in segments]
-    outputs = translate(model, [ids for ids, _ in encoded], cfg, device, [o.max_length or n + 1 for n in beats], o.length_penalty, min_length=beats)
-    # one chord per beat: the decoder may not end before the segment's last beat (an early <eos> once left the last
-    # chord held to the segment's end); with a --max-length under the beats, the last chord is held
-    chords = [(c + [c[-1] if c else NO_CHORD] * n)[:n] for c, n in zip((target.decode(h[0]).split() for h in outputs), beats)]
+    decoded = decode(run, model, device, [ids for ids, _ in encoded], cfg, o.max_length, o.length_penalty, warn, beats)
+    # one chord per beat (with a --max-length under the beats, the last chord is held to the segment's end)
+    firsts = (decoded.texts[i * cfg.num].split() for i in range(len(beats)))
+    chords = [(c + [c[-1] if c else NO_CHORD] * n)[:n] for c, n in zip(firsts, beats)]
     texts = [" ".join(c) for c in chords]
     if o.out is None:
         sys.stdout.write("".join(t + "\n" for t in texts))

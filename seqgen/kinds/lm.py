@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from seqgen.config import SampleConfig
     from seqgen.data.tokenizers import Tokenizer
+    from seqgen.models.generate import Guide
     from seqgen.training.checkpoint import Run
 
 EVAL = in_panel(
@@ -98,11 +99,15 @@ class LanguageModelKind(Kind):
                 f"(network {fit.network:.4f}, {fit.order}-gram {fit.ngram:.4f}); {use}")
 
     @staticmethod
-    def draw(model: torch.nn.Module, context: list[int], cfg: SampleConfig, device: torch.device, tokenizer: Tokenizer) -> Iterator[list[int | None]]:
-        """Each step's new token for every sample (None once a sample has ended): beam search or sampling, as asked."""
+    def draw(model: torch.nn.Module, context: list[int], cfg: SampleConfig, device: torch.device, tokenizer: Tokenizer,
+             guide: Guide | None = None) -> Iterator[list[int | None]]:
+        """Each step's new token for every sample (None once a sample has ended): beam search or sampling, as asked,
+        held to `guide`'s skeleton when there is one (sampling only)."""
         from seqgen.models.generate import beam_steps, sample_steps
 
-        return (beam_steps if cfg.beam else sample_steps)(model, context, cfg, device, tokenizer.vocab.id_of("eos"))
+        if cfg.beam:
+            return beam_steps(model, context, cfg, device, tokenizer.vocab.id_of("eos"))
+        return sample_steps(model, context, cfg, device, tokenizer.vocab.id_of("eos"), guide)
 
     def evaluate(self, run: Run, o: Values, log: Log) -> dict:
         """Likelihood on a split or a file; with the options, baselines and generation figures (README, "eval output")."""

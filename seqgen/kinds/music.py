@@ -136,7 +136,6 @@ class MusicKind(LanguageModelKind):
 
     def sample(self, run: Run, o: Values, warn: Log) -> list[str]:
         """--num pieces, each stopped once it has --bars bars, written as --out's extension asks (or tokens)."""
-        from seqgen.models.generate import sample_steps
         from seqgen.music.output import DEFAULT_BARS, TOKENS_PER_BAR_CAP, SongWriter, cut, output_parts, read_primer
         from seqgen.music.tokens import parse_time_signature
 
@@ -169,8 +168,7 @@ class MusicKind(LanguageModelKind):
         outputs: list[list[int]] = [[] for _ in range(cfg.num)]
         limits: list[int | None] = [None] * cfg.num
         done = [False] * cfg.num
-        steps = self.draw(model, context, cfg, device, tokenizer) if guide is None else \
-            sample_steps(model, context, cfg, device, tokenizer.vocab.id_of("eos"), guide)
+        steps = self.draw(model, context, cfg, device, tokenizer, guide)
         for step in steps:
             for i, tok in enumerate(step):
                 if tok is None or done[i]:

@@ -159,6 +159,11 @@ class PairsKind(Kind):
         device, model = load_model(run, o.weights, o.device)
         return self.answer(run, model, device, cfg, o, warn)
 
+    def output_lengths(self, run: Run, sources: list[list[int]]) -> list[int] | None:
+        """How many ids each source's output holds, when the kind knows it from the source alone (None: the decoder
+        ends where it writes <eos>, within the length cap)."""
+        return None
+
     def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
         """One output line per input line, in order (--num lines per input)."""
         source, _ = sides(run)
@@ -167,7 +172,8 @@ class PairsKind(Kind):
         unknown = sum(u for _, u in encoded)
         if unknown:
             warn(f"warning: {unknown} input token(s) are not in the source vocabulary and read as <unk>")
-        decoded = decode(run, model, device, [ids for ids, _ in encoded], cfg, o.max_length, o.length_penalty, warn)
+        ids = [ids for ids, _ in encoded]
+        decoded = decode(run, model, device, ids, cfg, o.max_length, o.length_penalty, warn, self.output_lengths(run, ids))
         texts = [text if line.strip() else "" for line, text in zip((line for line in lines for _ in range(cfg.num)), decoded.texts)]
         body = _lines(texts)
         if o.out is not None:
@@ -217,11 +223,12 @@ class PairsKind(Kind):
         cfg = SampleConfig(greedy=o.beam is None, beam=o.beam, seed=o.seed)  # what `sample` does without decoding options
         if texts is not None:
             log(f"decoding {len(data):,} inputs ({_method(cfg)}) …")
-            decoded = decode(run, model, device, [source.encode(t)[0] for t in texts[0]], cfg, o.max_length, o.length_penalty, log)
+            ids = [source.encode(t)[0] for t in texts[0]]
+            decoded = decode(run, model, device, ids, cfg, o.max_length, o.length_penalty, log, self.output_lengths(run, ids))
             sources, refs = texts
         else:  # an old dataset: its ids are all there is
             ids = [data.source(i).astype(np.int64).tolist() for i in range(len(data))]
-            decoded = decode(run, model, device, ids, cfg, o.max_length, o.length_penalty, log)
+            decoded = decode(run, model, device, ids, cfg, o.max_length, o.length_penalty, log, self.output_lengths(run, ids))
             sources, refs = [source.decode(x) for x in ids], [target.decode(data.target(i)) for i in range(len(data))]
         if o.outputs is not None:
             write_text(Path(o.outputs), _lines(decoded.texts))
@@ -240,7 +247,7 @@ class PairsKind(Kind):
 
 
 def decode(run: Run, model: Any, device: Any, sources: list[list[int]], cfg: SampleConfig, max_length: int | None,
-           length_penalty: float, warn: Log) -> Decoded:
+           length_penalty: float, warn: Log, lengths: list[int] | None = None) -> Decoded:
     """The one decoding of an encoder-decoder, for `sample` and `eval` alike: each output capped at `max_length`
     tokens, or by default at the length the training pairs allow a source of its length (`length_cap`), never from
     the references of what is decoded."""
@@ -255,18 +262,15 @@ def decode(run: Run, model: Any, device: Any, sources: list[list[int]], cfg: Sam
     if trained and (longer := sum(1 for ids in sources if len(ids) > trained)):
         warn(f"warning: {longer} input(s) are longer than the {trained} tokens a training source could have (prepare --max-length); "
              "expect worse outputs for them")
-    caps = [max_length or length_cap(meta, len(ids)) for ids in sources]
-    beats = None
-    if "harmony" in meta:  # melody -> chords: one chord per beat of the source's melody, exactly (counted from the source)
-        from seqgen.music.harmony import segment_beats
-
-        source, _ = sides(run)
-        beats = [segment_beats(source.decode(ids).split(), int(meta["harmony"]["steps_per_quarter"])) for ids in sources]
-        caps = [max_length or b + 1 for b in beats]
-    outputs = translate(model, sources, cfg, device, caps, length_penalty, min_length=beats)
-    fitted = meta.get("stats", {}).get("length_cap") if max_length is None else None
+    if lengths is None:
+        caps = [max_length or length_cap(meta, len(ids)) for ids in sources]
+    else:  # outputs of a known length (`PairsKind.output_lengths`): the decoder may end neither before nor after it
+        caps = [max_length or n + 1 for n in lengths]
+    outputs = translate(model, sources, cfg, device, caps, length_penalty, exact_length=lengths)
+    fitted = meta.get("stats", {}).get("length_cap") if max_length is None and lengths is None else None
     settings = {"method": _method(cfg).split()[0], "beam": cfg.beam, "length_penalty": length_penalty,
-                "max_length": None if fitted else max_length or (caps[0] if caps else None), "length_cap": fitted}
+                "max_length": None if fitted or (lengths is not None and not max_length) else max_length or (caps[0] if caps else None),
+                "length_cap": fitted, **({"length_from_source": True} if lengths is not None else {})}
     return Decoded([target.decode(ids) for hyps in outputs for ids in hyps], [not ids or ids[-1] != EOS for hyps in outputs for ids in hyps],
                    [len(ids) for ids in sources for _ in range(cfg.num)], settings)
 

@@ -70,12 +70,9 @@ class MixedLM(torch.nn.Module):
         parts = net_state if isinstance(net_state, tuple) else (net_state,)
         return (*parts, history.unsqueeze(0))
 
-    def mix(self, logits: torch.Tensor, histories: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """log(λ·softmax(logits) + (1 − λ)·p_ngram(· | history)) for (M, V) logits and either (M, k) histories or the
-        n-gram's (M, V) distributions for them."""
-        if isinstance(histories, torch.Tensor):
-            histories = self.ngram.distributions(histories.cpu().numpy())
-        p_ngram = torch.from_numpy(histories).to(device=logits.device, dtype=torch.float32)
+    def mix(self, logits: torch.Tensor, p_ngram: np.ndarray) -> torch.Tensor:
+        """log(λ·softmax(logits) + (1 − λ)·p_ngram) for (M, V) logits and the n-gram's (M, V) distributions."""
+        p_ngram = torch.from_numpy(p_ngram).to(device=logits.device, dtype=torch.float32)
         p_net = torch.softmax(logits.float(), dim=-1)
         return torch.log(self.weight * p_net + (1.0 - self.weight) * p_ngram)
 
@@ -86,7 +83,7 @@ class MixedLM(torch.nn.Module):
         logits, net_state = self.net(ids, net_state)
         full = torch.cat([history, ids], dim=1)  # (N, k + T): position t's history ends at ids[:, t]
         windows = full.unfold(1, self.k, 1)[:, 1:, :]  # (N, T, k)
-        out = self.mix(logits.reshape(N * T, -1), windows.reshape(N * T, self.k)).view(N, T, -1)
+        out = self.mix(logits.reshape(N * T, -1), self.ngram.distributions(windows.reshape(N * T, self.k).cpu().numpy())).view(N, T, -1)
         return out, self.join_state(net_state, full[:, -self.k :])
 
     def step_function(self) -> "MixedStepper":

@@ -34,7 +34,7 @@ def beam_search(
     alpha: float = 1.0,
     keep: int = 1,
     reorder: Select | None = None,
-    min_length: int | Sequence[int] | None = None,
+    exact_length: int | Sequence[int] | None = None,
 ) -> list[list[tuple[list[int], float]]]:
     """The `keep` best continuations of each of B rows, with their scores, best first.
 
@@ -44,8 +44,8 @@ def beam_search(
     hypothesis that picks it is finished (ending with it); otherwise every hypothesis has `length` ids. Beam 1 is
     greedy decoding. A row stops once it holds K finished hypotheses and its best live one scores no better than the
     K-th of them (the stopping rule of Hugging Face's BeamHypotheses.is_done); the search stops when every row has.
-    `length` may be one per row: a row's live hypotheses end where its own length is reached. `min_length` (one, or
-    one per row): no hypothesis ends with `eos_id` before it holds that many ids.
+    `length` may be one per row: a row's live hypotheses end where its own length is reached. `exact_length` (one,
+    or one per row): every hypothesis holds that many ids, then `eos_id` (its row's `length` must leave room for it).
     """
     if beam < 1 or not 1 <= keep <= beam:
         raise ValueError("need beam >= 1 and 1 <= keep <= beam")
@@ -70,8 +70,8 @@ def beam_search(
         if t > 0:
             logits, state = step(seqs[:, -1], state)  # (B·K, V)
             logp = torch.log_softmax(logits.float(), dim=-1)
-        if eos_id is not None and min_length is not None:
-            logp = _no_end_before(logp.view(B, K, V), t, min_length, eos_id).view(B * K, V)
+        if eos_id is not None and exact_length is not None:
+            logp = _to_length(logp.view(B, K, V), t, exact_length, eos_id).view(B * K, V)
         cand = (scores.unsqueeze(2) + logp.view(B, K, V)).view(B, K * V)  # (B, K·V)
         top, index = cand.topk(width, dim=1)  # (B, width), best first
         if eos_id is not None:
@@ -88,15 +88,20 @@ def beam_search(
     return [sorted(hyps, key=lambda item: -item[1])[:keep] for hyps in ended.hyps]
 
 
-def _no_end_before(scores: torch.Tensor, produced: int, min_length: int | Sequence[int], eos_id: int) -> torch.Tensor:
-    """`scores` (B, …, V) with `eos_id` ruled out (-inf) for the rows whose minimum length is not reached once
-    `produced` ids are out; the others untouched."""
-    mins = [min_length] * scores.size(0) if isinstance(min_length, int) else list(min_length)
-    early = [b for b, m in enumerate(mins) if produced < m]
-    if not early:
+def _to_length(scores: torch.Tensor, produced: int, lengths: int | Sequence[int], eos_id: int) -> torch.Tensor:
+    """`scores` (B, …, V) of the next id once `produced` ids are out, held to each row's exact length: `eos_id` ruled
+    out (-inf) for a row short of it, everything but `eos_id` for a row that has reached it."""
+    wanted = [lengths] * scores.size(0) if isinstance(lengths, int) else list(lengths)
+    short = [b for b, n in enumerate(wanted) if produced < n]
+    there = [b for b, n in enumerate(wanted) if produced == n]
+    if not short and not there:
         return scores
     scores = scores.clone()
-    scores[early, ..., eos_id] = float("-inf")
+    scores[short, ..., eos_id] = float("-inf")
+    if there:
+        end = scores[there, ..., eos_id].clone()
+        scores[there] = float("-inf")
+        scores[there, ..., eos_id] = end
     return scores
 
 
@@ -163,9 +168,9 @@ class _Ended:
 
 @torch.no_grad()
 def decode_to_end(logits: torch.Tensor, state: Any, step: Step, choose: Choose, length: int | Sequence[int], eos_id: int,
-                  min_length: int | Sequence[int] | None = None) -> list[list[int]]:
+                  exact_length: int | Sequence[int] | None = None) -> list[list[int]]:
     """Greedy or sampled decoding of N rows at once, each until its `eos_id` (kept) or `length` ids (one per row, or
-    one for all); never ending with `eos_id` before `min_length` ids (one per row, or one for all).
+    one for all); with `exact_length` (one per row, or one for all), every row holds that many ids, then `eos_id`.
 
     `logits` (N, V) score the first new token; `choose` turns logits into ids (argmax, or a draw). Rows that have
     ended still ride along in the batch (their ids are ignored), so the batch keeps one shape: a row's output does
@@ -174,10 +179,12 @@ def decode_to_end(logits: torch.Tensor, state: Any, step: Step, choose: Choose, 
     caps = [length] * n if isinstance(length, int) else list(length)
     out: list[list[int]] = [[] for _ in range(n)]
     done = [cap < 1 for cap in caps]
+    produced = 0  # ids out so far in every row still going (ended rows ride along)
     while not all(done):
-        if min_length is not None:
-            logits = _no_end_before(logits, len(out[0]), min_length, eos_id)  # every row has produced as many ids
+        if exact_length is not None:
+            logits = _to_length(logits, produced, exact_length, eos_id)
         ids = choose(logits)
+        produced += 1
         for row, tok in enumerate(ids.tolist()):
             if not done[row]:
                 out[row].append(tok)

@@ -36,11 +36,11 @@ def translate(
     max_length: int | Sequence[int] = 100,
     length_penalty: float = 1.0,
     batch: int = BATCH,
-    min_length: Sequence[int] | None = None,
+    exact_length: Sequence[int] | None = None,
 ) -> list[list[list[int]]]:
     """For each source, `cfg.num` outputs (ids, each ending at its <eos> when it produced one), best first for beams;
     `max_length` caps every output, or each source's own (one per source). An output without <eos> hit its cap.
-    `min_length` (one per source): its outputs hold at least that many ids before <eos>.
+    `exact_length` (one per source): its outputs hold that many ids, then <eos> (the cap must leave room for it).
 
     Decoding: `cfg.beam` (beam search, length-normalised with exponent `length_penalty`), else `cfg.greedy`, else
     sampling at `cfg.temperature` with `cfg.top_k`/`cfg.top_p`, all draws from `cfg.seed`."""
@@ -55,17 +55,17 @@ def translate(
         state = model.encode(src, lengths)
         bos = torch.full((len(rows),), BOS, dtype=torch.long, device=device)
         logits, state = model.step(bos, state)  # (B, V): the first token's scores
-        mins = [min_length[i] for i in rows] if min_length is not None else None
+        exact = [exact_length[i] for i in rows] if exact_length is not None else None
         if cfg.beam:
             found = search.beam_search(torch.log_softmax(logits.float(), dim=-1), state, model.step, DecoderState.select,
                                        cfg.beam, [caps[i] for i in rows], EOS, length_penalty, keep=cfg.num, reorder=DecoderState.reorder,
-                                       min_length=mins)
+                                       exact_length=exact)
             outputs = [[ids for ids, _ in hyps] for hyps in found]
         else:
             copies = torch.arange(len(rows), device=device).repeat_interleave(cfg.num)
             draw = lambda lg: choose(lg.cpu(), cfg, generator)  # noqa: E731  (drawn on the CPU: the same seed, the same output anywhere)
             flat = search.decode_to_end(logits.index_select(0, copies), state.select(copies), model.step, draw, [caps[i] for i in rows for _ in range(cfg.num)], EOS,
-                                        [m for m in mins for _ in range(cfg.num)] if mins is not None else None)
+                                        [n for n in exact for _ in range(cfg.num)] if exact is not None else None)
             outputs = [flat[i * cfg.num : (i + 1) * cfg.num] for i in range(len(rows))]
         for i, out in zip(rows, outputs):
             results[i] = out

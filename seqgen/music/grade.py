@@ -40,7 +40,7 @@ CHORDS = {  # pitch-class sets above their root (every inversion names the same 
 }
 
 
-def chord_name(pitch_classes: set[int]) -> str:
+def chord_kind(pitch_classes: set[int]) -> str:
     """The kind of chord a set of pitch classes spells ("major", "dominant seventh"), "open fifth/octave" for one or
     two with a fifth, else "other"."""
     if len(pitch_classes) == 1:
@@ -74,19 +74,20 @@ def piece_features(piece: Piece, order: Sequence[int], ranges: dict[int, tuple[i
     for n in notes:
         pcs[n.pitch % 12] += n.dur
     tonic, _ = key_of(pcs)
+    heard = sonorities(notes)
     pitch: Counter = Counter()
     for n in notes:
         pitch[(n.pitch - tonic) % 12] += n.dur  # by time sounding, from the key's tonic
     out: dict = {
         "pitch": pitch,
         "rhythm": Counter(duration_label(n.dur) for n in notes),
-        "harmony": Counter(chord_name({p % 12 for ps in sounding.values() for p in ps}) for _, sounding in sonorities(notes) if sounding),
+        "harmony": Counter(chord_kind({p % 12 for ps in sounding.values() for p in ps}) for _, sounding in heard if sounding),
     }
     for part, line in voice_lines(notes, order).items():
         out[f"intervals {part}"] = Counter(max(-INTERVAL_CLIP, min(INTERVAL_CLIP, b.pitch - a.pitch)) for a, b in zip(line, line[1:]))
     lead = voice_leading(notes, order)
     out["parallels"] = (lead["fifths"] + lead["octaves"]) / lead["changes"] if lead["changes"] else 0.0
-    soundings = max(1, len(sonorities(notes)))
+    soundings = max(1, len(heard))
     outside = sum(not ranges[n.part][0] <= n.pitch <= ranges[n.part][1] for n in notes if n.part in ranges)
     out["crossings and range"] = lead["crossings"] / soundings + outside / max(1, len(notes))
     out["repetition"] = repeated_phrase_rate(notes)

@@ -20,7 +20,7 @@ from typing import Sequence
 from seqgen.data.pairs import PairsReport, prepare_pairs
 from seqgen.errors import InputError, UsageError
 from seqgen.music.events import Song, Track
-from seqgen.music.tokens import NAMES, OUT_TPQ, MelodyTokenizer, Note, Piece, bar_steps
+from seqgen.music.tokens import NAMES, OUT_TPQ, MelodyTokenizer, Note, Piece, bar_steps, melody_line
 
 NO_CHORD = "N"
 _SEVENTHS = {"dominant seventh chord": "7", "major seventh chord": "maj7", "minor seventh chord": "m7",
@@ -94,7 +94,7 @@ def _melody_tokenizer(spq: int) -> MelodyTokenizer:
 def melody_segments(song: Song, spq: int, segment_bars: int) -> tuple[Piece, list[list[str]]]:
     """A tune to harmonize: its melody line (the highest-pitched melodic track) and each segment's source tokens."""
     tok = _melody_tokenizer(spq)
-    piece = tok.extract(song, fallback=True).piece
+    piece = melody_line(song, spq)
     if not piece.notes:
         raise InputError(f"{song.name} has no melody to harmonize")
     length = segment_bars * bar_steps(piece.time_signature, spq)

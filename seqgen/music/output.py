@@ -18,7 +18,7 @@ from seqgen.music.keys import song_key
 from seqgen.music.midi_io import MIDI_SUFFIXES, song_to_midi_bytes
 from seqgen.music.parts import Part, apply_programs, parse_programs
 from seqgen.music.scores import MUSICXML_SUFFIXES, SCORE_SUFFIXES
-from seqgen.music.tokens import EOS, MelodyTokenizer, MusicTokenizer, Piece, bar_steps, parse_time_signature, read_songs
+from seqgen.music.tokens import EOS, MusicTokenizer, Piece, bar_steps, melody_line, parse_time_signature, read_songs
 
 DEFAULT_BARS = 16
 TOKENS_PER_BAR_CAP = 256  # a safety bound on generation when only --bars bounds it
@@ -108,7 +108,7 @@ def read_melody(tokenizer: MusicTokenizer, path: Path, bars: int | None) -> Piec
     """The tune of a MIDI file or score on the run's grid, for --harmonize: its highest melodic part, one note at a
     time (the highest at an onset), its first `bars` bars when given."""
     songs = read_songs(Path(path))
-    line = MelodyTokenizer.untrained(MelodyTokenizer.make_settings(tokenizer.spq)).extract(songs[0], fallback=True).piece
+    line = melody_line(songs[0], tokenizer.spq)
     if not line.notes:
         raise InputError(f"{path} has no melody to harmonize", "pass a MIDI file or score with notes")
     return cut(line, bars * bar_steps(line.time_signature, tokenizer.spq)) if bars else line

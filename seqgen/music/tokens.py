@@ -187,6 +187,12 @@ def match_tracks(tracks: list[Track], specs: list[str]) -> list[Track]:
 # ---------------------------------------------------------------- the tokenizers
 
 
+def melody_line(song: Song, spq: int) -> Piece:
+    """A song's tune on a grid of `spq` steps per quarter, as the melody level reads it: the melodic track with the
+    highest mean pitch, the top note at each onset, a note cut where the next begins."""
+    return MelodyTokenizer.untrained(MelodyTokenizer.make_settings(spq)).extract(song, fallback=True).piece
+
+
 class MusicTokenizer(Tokenizer):
     """What the two music schemes share: settings, quantizing, the vocabulary, decoding to MIDI."""
 

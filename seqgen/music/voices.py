@@ -74,7 +74,7 @@ class VoicesTokenizer(MusicTokenizer):
         """As the notes level extracts it, then each part made one line: at an onset where a part has several notes
         the top one stays (the bottom one in the lowest part), and a note ends where its part's next one starts."""
         ex = super().extract(song, fallback)
-        lowest = self._lowest_part()
+        lowest = by_pitch(self)[-1] if self.table is not None else None
         lines: dict[int, list[Note]] = {}
         for n in sorted(ex.piece.notes, key=lambda n: (n.part, n.start, -n.pitch if n.part != lowest else n.pitch)):
             line = lines.setdefault(n.part, [])
@@ -87,10 +87,6 @@ class VoicesTokenizer(MusicTokenizer):
             line.append(n)
         ex.piece.notes = sorted((n for line in lines.values() for n in line), key=lambda n: (n.start, n.part))
         return ex
-
-    def _lowest_part(self) -> int | None:
-        parts = [(p.pitch, i) for i, p in enumerate(self.table.parts) if not p.drum] if self.table is not None else []
-        return min(parts)[1] if parts else None
 
     # -- pieces <-> tokens
 
@@ -177,17 +173,18 @@ class VoicesDecoder(Clock):
         self.slot, self.filled = 0, [False] * self.voices
 
 
-def top_part(tok: VoicesTokenizer) -> int:
-    """The part a tune is given to: the highest by mean pitch (Soprano, Canto)."""
-    parts = [(p.pitch, i) for i, p in enumerate(tok.table.parts) if not p.drum] if tok.table is not None else []
-    return max(parts)[1] if parts else 0
+def by_pitch(tok: VoicesTokenizer) -> list[int]:
+    """The run's parts, highest first by mean pitch (Soprano … Bass): a tune goes to the first, a chord's lowest
+    note to the last."""
+    parts = [(-p.pitch, i) for i, p in enumerate(tok.table.parts) if not p.drum] if tok.table is not None else []
+    return [i for _, i in sorted(parts)] or [0]
 
 
 def harmony_skeleton(tok: VoicesTokenizer, melody: Piece) -> tuple[list[str], list[str | None]]:
     """A melody to harmonize as (the context: `<bos>` and the time signature; then every token after it, or None
     where the model writes a part). Given: the bar marks, the frame ends and, in the top part's place of every frame,
     the melody's pitch, hold or rest."""
-    top = top_part(tok)
+    top = by_pitch(tok)[0]
     line = Piece(melody.name, [n._replace(part=top, drum=False) for n in melody.notes], melody.time_signature, melody.tempo, melody.key)
     tokens = tok.encode_piece(line)
     schedule: list[str | None] = []

@@ -128,13 +128,18 @@ def test_sample_command_with_beam(cli, char_run):
     assert res.code == 2 and "--greedy does not apply to --beam" in res.err
 
 
-def test_a_minimum_length_keeps_the_end_out_until_it_is_reached():
-    # a decoder that would end at once: with a minimum of 3 ids it writes its next best three times, then ends
+def test_an_exact_length_keeps_the_end_out_until_it_is_reached_then_ends():
+    # a decoder that would end at once: held to 3 ids it writes its next best three times, then ends
     from seqgen.models import search
 
     prefer_end = torch.tensor([[0.0, 0.1, 0.2, 5.0]])  # id 3 (the end) by far the likeliest
     step = lambda ids, state: (prefer_end.expand(len(ids), 4), state)  # noqa: E731
-    greedy = search.decode_to_end(prefer_end.expand(2, 4), None, step, lambda lg: lg.argmax(-1), [10, 10], 3, min_length=[3, 0])
+    greedy = search.decode_to_end(prefer_end.expand(2, 4), None, step, lambda lg: lg.argmax(-1), [10, 10], 3, exact_length=[3, 0])
     assert greedy == [[2, 2, 2, 3], [3]]
-    beams = search.beam_search(torch.log_softmax(prefer_end.expand(2, 4), -1), None, step, lambda st, idx: st, 2, [10, 10], 3, min_length=[3, 0])
+    first_ends_at_once = search.decode_to_end(prefer_end.expand(2, 4), None, step, lambda lg: lg.argmax(-1), [1, 10], 3, exact_length=[0, 3])
+    assert first_ends_at_once == [[3], [2, 2, 2, 3]]  # a row that has ended does not hold the others back
+    never_ends = torch.tensor([[0.0, 0.1, 5.0, -5.0]])
+    step2 = lambda ids, state: (never_ends.expand(len(ids), 4), state)  # noqa: E731
+    assert search.decode_to_end(never_ends, None, step2, lambda lg: lg.argmax(-1), [10], 3, exact_length=[3]) == [[2, 2, 2, 3]]
+    beams = search.beam_search(torch.log_softmax(prefer_end.expand(2, 4), -1), None, step, lambda st, idx: st, 2, [10, 10], 3, exact_length=[3, 0])
     assert beams[0][0][0] == [2, 2, 2, 3] and beams[1][0][0] == [3]

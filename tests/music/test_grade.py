@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from seqgen.music.grade import Reference, chord_name, grade_sets, piece_features
+from seqgen.music.grade import Reference, chord_kind, grade_sets, piece_features
 from seqgen.music.stats import Tone
 
 SATB = {0: "Soprano", 1: "Alto", 2: "Tenor", 3: "Bass"}
@@ -45,8 +45,8 @@ def test_the_features_of_a_chorale_with_one_parallel_fifth():
 
 
 def test_chord_names_hold_in_every_inversion():
-    assert chord_name({0, 4, 7}) == chord_name({4, 7, 0}) == "major"
-    assert chord_name({7, 11, 2, 5}) == "dominant seventh" and chord_name({9, 0, 4}) == "minor" and chord_name({0, 1, 2}) == "other"
+    assert chord_kind({0, 4, 7}) == chord_kind({4, 7, 0}) == "major"
+    assert chord_kind({7, 11, 2, 5}) == "dominant seventh" and chord_kind({9, 0, 4}) == "minor" and chord_kind({0, 1, 2}) == "other"
 
 
 def test_real_chorales_grade_inside_their_own_spread_and_a_broken_one_outside():

@@ -172,6 +172,11 @@ def test_a_melody_comes_back_harmonized_for_a_daw(cli, tmp_path):
     assert ons and all(t % 480 == 0 for t in ons)  # chords change on beats
     printed = cli("sample", run, "--input-midi", melody)
     assert printed.code == 0 and [len(line.split()) for line in printed.out.splitlines()] == [16, 8]  # 6 bars: 4 + 2, a chord per beat
+    res = cli("eval", run, "--split", "train", "--outputs", tmp_path / "chords.txt", "--json")
+    assert res.code == 0, res.err
+    outputs = (tmp_path / "chords.txt").read_text().splitlines()
+    references = (tmp_path / "d" / "train.tgt.txt").read_text().splitlines()
+    assert [len(o.split()) for o in outputs] == [len(r.split()) for r in references]  # a chord for every beat, none missing
 
 
 @pytest.mark.skipif(not NOTTINGHAM.is_dir(), reason="../shared/corpora/nottingham is absent")
