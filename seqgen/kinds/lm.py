@@ -121,7 +121,7 @@ class LanguageModelKind(Kind):
 
         options = EvalOptions(ngram=o.ngram, bleu=o.bleu, bleu_samples=o.bleu_samples, prompt_len=o.prompt_len, cont_len=o.cont_len,
                               num=o.num, length=o.length, temperature=o.temperature, greedy=o.greedy, beam=o.beam, seed=o.seed,
-                              novelty_n=o.novelty_n)
+                              novelty_n=o.novelty_n, voice_leading=getattr(o, "voice_leading", None))
         options.check()
         device, model = load_model(run, o.weights, o.device)
         tokenizer = tokenizer_from_meta(run.dataset_meta)
