@@ -15,13 +15,14 @@ from seqgen.kinds.common import PREPARE_NAMES, SAMPLE_NAMES
 from seqgen.kinds.lm import LanguageModelKind
 from seqgen.music.parts import PART_MODES, parse_programs
 
-VOICE_LEADING = ("strict", "free")
-
 if TYPE_CHECKING:
     from seqgen.models.generate import Guide
     from seqgen.music.output import MusicOptions
     from seqgen.music.prepare import MusicReport
     from seqgen.training.checkpoint import Run
+
+
+VOICE_LEADING = ("strict", "free")
 
 
 def _program_spec(text: str) -> None:

@@ -244,8 +244,9 @@ def test_harmonize_and_voice_leading_need_a_voices_run(tmp_path, cli):
                  "--max-steps", "2", "--threads", "1", "--quiet"]) == 0
     res = cli("sample", tmp_path / "run", "--harmonize", tmp_path / "tunes" / "d0.mid")
     assert res.code == 2 and "--harmonize needs a voices run (prepare --level voices)" in res.err and res.err.count("\n") == 1
-    res = cli("sample", tmp_path / "run", "--voice-leading", "free")
-    assert res.code == 2 and "--voice-leading is for voices runs (prepare --level voices)" in res.err and res.err.count("\n") == 1
+    for verb in ("sample", "eval"):
+        res = cli(verb, tmp_path / "run", "--voice-leading", "free")
+        assert res.code == 2 and "--voice-leading is for voices runs (prepare --level voices)" in res.err and res.err.count("\n") == 1
 
 
 def test_eval_draws_its_free_samples_as_sample_does(chorale_run, cli):
