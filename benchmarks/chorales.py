@@ -2,8 +2,9 @@
 harmonizing held-out soprano lines.
 
     python benchmarks/chorales.py train --workdir W [--budget 15m]   # prepare bach at both levels, train both (one core each, in parallel)
-    python benchmarks/chorales.py samples --workdir W               # 16 samples of 8 bars per run: what a musician gets, counted
-    python benchmarks/chorales.py harmonize --workdir W             # 10 held-out sopranos harmonized by the voices run
+    python benchmarks/chorales.py samples --workdir W               # 16 samples of 8 bars per run (voices: also without the
+                                                                    # part-writing rules): what a musician gets, counted
+    python benchmarks/chorales.py harmonize --workdir W [--voice-leading free]  # 10 held-out sopranos harmonized by the voices run
 
 Hold the CPU lock while measuring: `flock -x /tmp/seqgen-cpu.lock python benchmarks/chorales.py train ...`.
 Every figure is computed from the written files (MIDI read back with mido), not from the tokens: a part that holds
@@ -107,19 +108,25 @@ def written_figures(files: list[Path], held_out) -> dict:
             "voice_leading": parts["voice_leading"], "parts": parts["parts"], "grade": grade_sets(pieces, held_out, names)}
 
 
+# what `samples` draws: (name, run level, sample options); the voices run as `sample` writes it, and with the
+# part-writing rules off (--voice-leading free), to show what they change
+VARIANTS = (("notes", "notes", ()), ("voices", "voices", ()), ("voices-free", "voices", ("--voice-leading", "free")))
+
+
 def samples(args: argparse.Namespace) -> None:
     work = args.workdir
     held_out = _held_out(work)
     out = {}
-    for level in LEVELS:
-        folder = work / "samples" / level
+    for name, level, options in VARIANTS:
+        folder = work / "samples" / name
         folder.mkdir(parents=True, exist_ok=True)
-        seqgen("sample", work / "runs" / level, "--num", SAMPLES, "--bars", BARS, "--seed", 1, "--out", folder / "chorale.mid", "--force")
+        seqgen("sample", work / "runs" / level, "--num", SAMPLES, "--bars", BARS, "--seed", 1, "--out", folder / "chorale.mid", "--force", *options)
         files = [folder / f"chorale-{i}.mid" for i in range(1, SAMPLES + 1)]
-        out[level] = written_figures(files, held_out)
+        out[name] = written_figures(files, held_out)
         for fmt in ("musicxml", "wav"):
-            seqgen("sample", work / "runs" / level, "--bars", BARS, "--seed", 1, "--out", folder / f"one.{fmt}", "--force")
-        print(level, json.dumps({k: out[level][k] for k in ("single_note_onsets", "off_grid_notes")}), json.dumps(out[level]["voice_leading"]), flush=True)
+            seqgen("sample", work / "runs" / level, "--bars", BARS, "--seed", 1, "--out", folder / f"one.{fmt}", "--force", *options)
+        print(name, json.dumps({k: out[name][k] for k in ("single_note_onsets", "off_grid_notes")}), json.dumps(out[name]["voice_leading"]),
+              json.dumps((out[name]["grade"] or {}).get("grade")), flush=True)
     (work / "samples.json").write_text(json.dumps(out, indent=1))
 
 
@@ -133,14 +140,17 @@ def harmonize(args: argparse.Namespace) -> None:
     from seqgen.music.harmony import chord_name
     from seqgen.music.midi_io import read_midi, song_to_midi_bytes
     from seqgen.music.scores import score_to_song
+    from seqgen.music.stats import voice_leading
 
     work = args.workdir
+    options = ("--voice-leading", args.voice_leading) if args.voice_leading else ()
     meta = json.loads((work / "data" / "voices" / "meta.json").read_text())
     fractions = meta["stats"]["split_fractions"]
     names = [s["name"] for s in meta["sources"] if split_of(f"{s['sha256']}:0", fractions["val"], fractions["test"]) == "test"]
-    folder = work / "harmonized"
+    folder = work / ("harmonized" + (f"-{args.voice_leading}" if args.voice_leading else ""))
     folder.mkdir(parents=True, exist_ok=True)
     agree = beats = changes = bach_changes = bars = 0
+    leading: dict = {}
     rows = []
     for path in names[:HARMONIZED]:
         bach = score_to_song(corpus.parse(path), Path(path).stem)
@@ -151,8 +161,11 @@ def harmonize(args: argparse.Namespace) -> None:
         tune.write_bytes(song_to_midi_bytes(Song("tune", bach.ticks_per_quarter, [Track("Soprano", 0, 0, 52, soprano.notes)], bach.tempo,
                                                  bach.time_signature, bach.key, [])))
         out = folder / f"{Path(path).stem}-harmonized.mid"
-        seqgen("sample", work / "runs" / "voices", "--harmonize", tune, "--out", out, "--seed", 1, "--force")
+        seqgen("sample", work / "runs" / "voices", "--harmonize", tune, "--out", out, "--seed", 1, "--force", *options)
         ours = read_midi(out)
+        notes, _, _, _ = _tones(out)
+        for key, n in voice_leading(notes, range(len(VOICES))).items():
+            leading[key] = leading.get(key, 0) + n
         q_ours, q_bach = ours.ticks_per_quarter, bach.ticks_per_quarter
         lead = min(s for s, _, _, _ in soprano.notes) // (4 * q_bach) * 4  # quarters prepare took off a pick-up
         length = max(e for t in ours.tracks for _, e, _, _ in t.notes) // q_ours
@@ -172,8 +185,10 @@ def harmonize(args: argparse.Namespace) -> None:
         bach_changes += sum(a != b for a, b in zip(his, his[1:]))
         rows.append({"chorale": Path(path).stem, "beats": length, "agreement": sum(a == b for a, b in zip(mine, his)) / max(1, length)})
     result = {"chorales": len(rows), "beats": beats, "chord_agreement_per_beat": agree / max(1, beats),
-              "chord_changes_per_bar": changes / max(1, bars), "bach_chord_changes_per_bar": bach_changes / max(1, bars), "rows": rows}
-    (work / "harmonize.json").write_text(json.dumps(result, indent=1))
+              "chord_changes_per_bar": changes / max(1, bars), "bach_chord_changes_per_bar": bach_changes / max(1, bars),
+              "voice_leading": options[1] if options else "strict", "voice_crossings_per_bar": leading.get("crossings", 0) / max(1, bars),
+              **{f"parallel_{k}_per_100_changes": 100 * leading.get(k, 0) / max(1, leading.get("changes", 0)) for k in ("fifths", "octaves")}, "rows": rows}
+    (work / ("harmonize" + (f"-{args.voice_leading}" if args.voice_leading else "") + ".json")).write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}))
 
 
@@ -182,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("what", choices=("train", "samples", "harmonize"))
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/chorales"))
     parser.add_argument("--budget", default="15m")
+    parser.add_argument("--voice-leading", choices=("strict", "free"), help="harmonize: sample's --voice-leading (default: sample's own)")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     {"train": train, "samples": samples, "harmonize": harmonize}[args.what](args)

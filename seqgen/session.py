@@ -126,10 +126,11 @@ def start_training(dataset_path: Path, out: Path, given: dict, force: bool, log:
 
 def choose_settings(kind: str, ds: Any, mcfg: Any, tcfg: TrainConfig, given: dict, device: torch.device, group: ProcessGroup,
                     log: Log) -> Sizing | None:
-    """The sizing rule's choice for a new text run when the user gave no model size, else None (and why, when the
-    reason is not the user's own options). The rule was fitted on text; music and pairs keep their fixed defaults
-    until it is measured on them (benchmarks/sizing.md)."""
-    if kind != "text" or any(name in given for name in MODEL_OPTIONS):
+    """The sizing rule's choice for a new language-model run (text or music) when the user gave no model size, else
+    None (and why, when the reason is not the user's own options). The rule was fitted on text; on the chorales it
+    chose as well (benchmarks/sizing.md, "Music"). Encoder-decoders and piano rolls keep their fixed defaults: the
+    rule is not measured on them."""
+    if kind not in ("text", "music") or any(name in given for name in MODEL_OPTIONS):
         return None
     fixed = f"{mcfg.layers}×{mcfg.hidden} {mcfg.cell.upper()}, dropout {mcfg.dropout:g}"
     if device.type != "cpu":

@@ -73,9 +73,9 @@ def test_help_shows_the_common_options_first_then_a_panel_per_kind(cli, verb, pa
 
 def test_train_help_shows_each_architectures_default():
     defaults = {o.name: o.default_help for o in options("train")}
-    assert defaults["hidden"] == "text: chosen for the corpus and budget, else 512; pairs: 128; frames: 256"
-    assert defaults["seq_len"] == "text: chosen for the corpus and budget, else 64"  # frames and pairs have no use for it
-    assert defaults["batch"] == "text: chosen for the corpus and budget, else 16; pairs: 64; frames: 8"
+    assert defaults["hidden"] == "text and music: chosen for the corpus and budget, else 512; pairs: 128; frames: 256"
+    assert defaults["seq_len"] == "text and music: chosen for the corpus and budget, else 64"  # frames and pairs have no use for it
+    assert defaults["batch"] == "text and music: chosen for the corpus and budget, else 16; pairs: 64; frames: 8"
     assert defaults["tie_weights"] == "no-tie-weights" and defaults["attention"] == "luong" and defaults["output"] == "bernoulli"
 
 

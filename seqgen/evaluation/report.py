@@ -20,7 +20,7 @@ from seqgen.errors import InputError, UsageError
 from seqgen.evaluation.bleu import corpus_bleu, self_bleu
 from seqgen.evaluation.likelihood import Likelihood
 from seqgen.evaluation.ngram import KneserNey, Unigram, dataset_ngram
-from seqgen.models.generate import beam_search, continue_batch, generate
+from seqgen.models.generate import Guide, beam_search, continue_batch, generate
 from seqgen.models.rnn_lm import RNNLanguageModel
 from seqgen.training.checkpoint import Run
 
@@ -42,6 +42,7 @@ class EvalOptions:
     beam: int | None = None  # continuations: beam search of this width
     seed: int = 1234  # every random draw; the same seed gives the same figures
     novelty_n: int | None = None  # n-gram length for novelty (default by level, NOVELTY_N)
+    voice_leading: str | None = None  # voices runs' free samples: "strict" (None: as `sample`; no parallels, no crossings) or "free"
 
     def check(self) -> None:
         if self.ngram < 0:
@@ -196,10 +197,11 @@ def generation_report(run: Run, model: RNNLanguageModel, tokenizer, ds: Dataset,
     music = tokenizer.kind == "music"
     eos = tokenizer.vocab.id_of("eos")
     free = SampleConfig(length=opts.length, temperature=opts.temperature, num=opts.num, seed=opts.seed, stop_at_eos=music)
-    samples = generate(model, tokenizer.start_ids(), free, device, eos)
+    rule = tokenizer.voice_leading(free.num, tokenizer.start_ids()) if tokenizer.level == "voices" and opts.voice_leading != "free" else None
+    samples = generate(model, tokenizer.start_ids(), free, device, eos, Guide(rule=rule) if rule is not None else None)
     n = opts.novelty_n or NOVELTY_N.get(tokenizer.level, 8)
     report = {
-        "decoding": opts.decoding(),
+        "decoding": {**opts.decoding(), **({"voice_leading": "free" if rule is None else "strict"} if tokenizer.level == "voices" else {})},
         "continuation": {"split": split, "segments": len(segs), "prompt_len": opts.prompt_len, "cont_len": opts.cont_len, "unit": unit, "bleu": score.to_dict()},
         "self_bleu": {"samples": opts.num, "length": opts.length, "temperature": opts.temperature, "unit": unit, "bleu": self_bleu([bleu_string(tokenizer, s) for s in samples], tokenize)},
         "novelty": {"unit": "character" if tokenizer.level == "char" else tokenizer.level if tokenizer.level == "word" else "token",

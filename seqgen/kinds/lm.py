@@ -121,10 +121,12 @@ class LanguageModelKind(Kind):
 
         options = EvalOptions(ngram=o.ngram, bleu=o.bleu, bleu_samples=o.bleu_samples, prompt_len=o.prompt_len, cont_len=o.cont_len,
                               num=o.num, length=o.length, temperature=o.temperature, greedy=o.greedy, beam=o.beam, seed=o.seed,
-                              novelty_n=o.novelty_n)
+                              novelty_n=o.novelty_n, voice_leading=getattr(o, "voice_leading", None))
         options.check()
-        device, model = load_model(run, o.weights, o.device)
         tokenizer = tokenizer_from_meta(run.dataset_meta)
+        if getattr(o, "voice_leading", None) is not None and tokenizer.level != "voices":
+            raise UsageError(f"--voice-leading is for voices runs (prepare --level voices); this one is at the {tokenizer.level} level")
+        device, model = load_model(run, o.weights, o.device)
         if o.file is not None:
             if not Path(o.file).is_file():
                 raise UsageError(f"no such file: {o.file}")

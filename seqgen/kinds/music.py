@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from seqgen.training.checkpoint import Run
 
 
+VOICE_LEADING = ("strict", "free")
+
+
 def _program_spec(text: str) -> None:
     parse_programs(text)
 
@@ -56,7 +59,11 @@ SAMPLE = in_panel(
     Option("soundfont", Path, help="Music, --out FILE.wav: the General MIDI soundfont fluidsynth plays.",
            default_help="the first found in /usr/share/sounds/sf2, /usr/share/soundfonts, Homebrew's share/soundfonts"),
 )
+VOICE_LEADING_HELP = ("Music, voices runs: strict keeps two rules of part-writing the model alone breaks, no parallel fifths or octaves "
+                      "and no part crossing the part next to it (each draw is among the model's other choices); free draws as the model says.")
 SAMPLE_OPTIONS = frozenset(o.name for o in SAMPLE)  # what a piano-roll run takes too
+SAMPLE = (*SAMPLE, *in_panel("Music", Option("voice_leading", choices=VOICE_LEADING, help=VOICE_LEADING_HELP, default_help="strict")))
+EVAL = in_panel("Music", Option("voice_leading", choices=VOICE_LEADING, help="--bleu's free samples: " + VOICE_LEADING_HELP, default_help="strict, as sample"))
 
 
 def music_options(o: Values) -> MusicOptions:
@@ -74,7 +81,7 @@ class MusicKind(LanguageModelKind):
     name = noun = "music"
     levels = ("melody", "notes", "voices")
     level_help = "melody, notes or voices for music (default melody, or the corpus's own)"
-    options = {**LanguageModelKind.options, "prepare": PREPARE, "sample": (*SAMPLE, *LanguageModelKind.options["sample"])}
+    options = {"prepare": PREPARE, "sample": (*SAMPLE, *LanguageModelKind.options["sample"]), "eval": (*LanguageModelKind.options["eval"], *EVAL)}
     takes = {**LanguageModelKind.takes, "prepare": PREPARE_NAMES, "sample": SAMPLE_NAMES}
     ask = "pass --kind music for MIDI files and scores"
     # eval reports the mixture with the 5-gram, but sample draws from it only with --mix until what it does to parts,
@@ -136,6 +143,9 @@ class MusicKind(LanguageModelKind):
 
     def sample(self, run: Run, o: Values, warn: Log) -> list[str]:
         """--num pieces, each stopped once it has --bars bars, written as --out's extension asks (or tokens)."""
+        from dataclasses import replace
+
+        from seqgen.models.generate import Guide
         from seqgen.music.output import DEFAULT_BARS, TOKENS_PER_BAR_CAP, SongWriter, cut, output_parts, read_primer
         from seqgen.music.tokens import parse_time_signature
 
@@ -156,6 +166,9 @@ class MusicKind(LanguageModelKind):
             prime_ids, prime_tempo, primer_parts = read_primer(tokenizer, opts, o.prime, o.prime_file, warn)
         parts = output_parts(tokenizer, opts, primer_parts)
         context = prime_ids or tokenizer.start_ids()
+        rule = voice_leading(tokenizer, o.voice_leading, cfg, context, warn)
+        if rule is not None:
+            guide = Guide(rule=rule) if guide is None else replace(guide, rule=rule)
         clocks = []
         for _ in range(cfg.num):
             clock = tokenizer.clock()
@@ -206,6 +219,23 @@ class MusicKind(LanguageModelKind):
                 warn(f"wrote {paths[i]}: {written} notes{voices}, {-(-piece.end() // bar)} bars of "
                      f"{piece.time_signature[0]}/{piece.time_signature[1]}{sound}")
         return results
+
+
+def voice_leading(tokenizer, mode: str | None, cfg, context: list[int], warn: Log):
+    """The rule that keeps a voices run's samples free of parallel fifths and octaves and of crossed parts (unless
+    --voice-leading free)."""
+    from seqgen.errors import UsageError
+
+    if tokenizer.level != "voices":
+        if mode is not None:
+            raise UsageError(f"--voice-leading is for voices runs (prepare --level voices); this one is at the {tokenizer.level} level")
+        return None
+    if mode == "free":
+        return None
+    if cfg.beam:
+        warn("note: beam search ranks the model's own continuations, parallels and crossings included (--voice-leading holds when sampling)")
+        return None
+    return tokenizer.voice_leading(cfg.num, context)
 
 
 def harmonizing(tokenizer, opts: MusicOptions, cfg) -> tuple[list[int], float | None, Guide]:

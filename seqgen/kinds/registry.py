@@ -86,7 +86,7 @@ def _train_default(name: str) -> str | None:
     if not values or values[0][1] is None:
         return None
     first = values[0][1]
-    shown = f"text: chosen for the corpus and budget, else {_shown(name, first)}" if name in CHOSEN and values[0][0] == "text" else _shown(name, first)
+    shown = f"text and music: chosen for the corpus and budget, else {_shown(name, first)}" if name in CHOSEN and values[0][0] == "text" else _shown(name, first)
     return "; ".join([shown, *(f"{kind}: {_shown(name, v)}" for kind, v in values[1:] if v != first)])
 
 

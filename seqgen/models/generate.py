@@ -7,7 +7,7 @@ never a re-run of the prefix.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import torch
 
@@ -80,15 +80,28 @@ def cpu_generator(seed: int | None) -> torch.Generator:
     return generator
 
 
+class Rule(Protocol):
+    """What a row may not write next, from what it has written: a sampler's constraint that a kind of data brings
+    (the voices level: no parallel fifths or octaves). `feed` gets one new id per row, the primer's ids first."""
+
+    def feed(self, ids: Sequence[int]) -> None: ...
+
+    def banned(self) -> torch.Tensor | None:
+        """(rows, V) bool, True where a row may not write that token next; None when no row has one."""
+        ...
+
+
 @dataclass
 class Guide:
-    """Generation held to a skeleton: at step k, `forced[k]` (an id) is written instead of a draw; where it is None
-    the draw is from the tokens `allowed` marks (a (V,) bool mask) only. Past the skeleton's end, generation stops.
+    """Generation held to a skeleton and a rule. At step k, `forced[k]` (an id) is written instead of a draw; where it
+    is None the draw is from the tokens `allowed` marks (a (V,) bool mask) only, and past the skeleton's end generation
+    stops; without a skeleton (`forced` None) every step is drawn. A `rule` bans tokens per row as the rows grow.
     Why: to harmonize a melody, its part's tokens and the frame and bar marks are given, and the model writes only
-    the other parts' tokens around them."""
+    the other parts' tokens around them; a chorale's parts may not move in parallel fifths, whatever the model says."""
 
-    forced: Sequence[int | None]
+    forced: Sequence[int | None] | None = None
     allowed: torch.Tensor | None = None
+    rule: Rule | None = None
 
 
 @torch.no_grad()
@@ -111,16 +124,22 @@ def _draw_steps(
     last = logits[:, -1, :].index_select(0, rows)  # (B·copies, V)
     step = step_function(model)
     done = [False] * len(rows)
-    length = min(cfg.length, len(guide.forced)) if guide is not None else cfg.length
+    forced = guide.forced if guide is not None else None
+    rule = guide.rule if guide is not None else None
+    length = min(cfg.length, len(forced)) if forced is not None else cfg.length
     for produced in range(1, length + 1):
-        if guide is not None and guide.forced[produced - 1] is not None:
-            ids = torch.full((len(rows),), int(guide.forced[produced - 1]), dtype=torch.long)  # type: ignore[arg-type]
+        if forced is not None and forced[produced - 1] is not None:
+            ids = torch.full((len(rows),), int(forced[produced - 1]), dtype=torch.long)  # type: ignore[arg-type]
         else:
             scores = last.cpu()
             if guide is not None and guide.allowed is not None:
                 scores = scores.masked_fill(~guide.allowed, float("-inf"))
+            if rule is not None and (banned := rule.banned()) is not None:
+                scores = scores.masked_fill(banned, float("-inf"))
             ids = choose(scores, cfg, generator)  # drawn on the CPU: same seed, same output on any device
         new = ids.tolist()
+        if rule is not None:
+            rule.feed(new)
         yield [None if d else t for d, t in zip(done, new)]
         if cfg.stop_at_eos and eos_id is not None:
             done = [d or t == eos_id for d, t in zip(done, new)]
@@ -155,10 +174,11 @@ def generate(
     cfg: SampleConfig,
     device: torch.device | str = "cpu",
     eos_id: int | None = None,
+    guide: Guide | None = None,
 ) -> list[list[int]]:
     """`cfg.num` continuations of `prime`, each at most `cfg.length` ids."""
     outputs: list[list[int]] = [[] for _ in range(cfg.num)]
-    for step in sample_steps(model, prime, cfg, device, eos_id):
+    for step in sample_steps(model, prime, cfg, device, eos_id, guide):
         for out, tok in zip(outputs, step):
             if tok is not None:
                 out.append(tok)

@@ -11,16 +11,20 @@ score marks with one (a chorale's phrase endings), as BachBot marks them.
     <bos> ts:4/4 bar C5 E4 G3 C3 | C5~ E4~ G3~ C3~ | D5 F4 ... | bar fermata C5 E4 G3 C3 | ... <eos>
 
 A sample is harmonized by forcing one part's tokens (`sample --harmonize`): the part comes first in each frame when
-it is the top voice, so the model writes the others around what that frame's melody note is.
+it is the top voice, so the model writes the others around what that frame's melody note is. And a sample keeps two
+rules of part-writing the model alone breaks (`VoiceLeading`): no parallel fifths or octaves, no crossed parts.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from seqgen.errors import UsageError
 from seqgen.music.tokens import BOS, EOS, REST, Clock, MusicTokenizer, Note, Piece, bar_steps, parse_pitch, pitch_name
+
+if TYPE_CHECKING:
+    import torch
 
 FRAME, BAR, HOLD, FERMATA = "|", "bar", "~", "fermata"
 GRIDS = (1, 2, 3, 4, 6, 12)  # steps per quarter a corpus's grid may take, coarsest first (all divide 12 and 480)
@@ -115,6 +119,13 @@ class VoicesTokenizer(MusicTokenizer):
     def clock(self) -> "VoicesDecoder":
         return VoicesDecoder(self)
 
+    def voice_leading(self, rows: int, context: Sequence[int]) -> "VoiceLeading":
+        """The part-writing rule for `rows` samples that each continue the ids `context`."""
+        rule = VoiceLeading(self.vocab.tokens, self.voices, rows, by_pitch(self))
+        for i in context:
+            rule.feed([i] * rows)
+        return rule
+
 
 class VoicesDecoder(Clock):
     """Reads voices tokens one at a time into notes (`cursor` is the frame reached, for --bars). Whatever the tokens,
@@ -202,3 +213,115 @@ def harmony_skeleton(tok: VoicesTokenizer, melody: Piece) -> tuple[list[str], li
 def is_voice_token(token: str) -> bool:
     """A token that fills one part's place in a frame: a pitch, a held pitch or a rest."""
     return token == REST or parse_pitch(token[:-1] if token.endswith(HOLD) else token) is not None
+
+
+PERFECT = (0, 7)  # interval classes that may not be repeated by two parts moving together: octave (or unison), fifth
+
+
+class VoiceLeading:
+    """A sampler's rule (`seqgen.models.generate.Rule`) for voices runs: two rules of part-writing that a model
+    trained on Bach's chorales still breaks, about 14 times as often as Bach for parallels (benchmarks/music.md), and
+    that a musician hears or sees at once.
+
+    - No parallel fifths or octaves, as `seqgen.music.stats.voice_leading` counts them in the written file: from one
+      onset to the next, two parts that both move, in the same direction, from a perfect fifth to a perfect fifth or
+      from an octave (or unison) to an octave, compound intervals alike.
+    - No crossing: a part never sounds above the part over it (`order`, highest first) in the same frame.
+
+    Each pair of parts is checked when the later of the two in the frame is drawn: the pitches that would break a rule
+    are banned (the note and its held form), so the draw is among the model's other choices. A rest is never banned."""
+
+    def __init__(self, tokens: Sequence[str], voices: int, rows: int, order: Sequence[int] | None = None):
+        self.voices = voices
+        self.tokens = list(tokens)
+        self.fills = [is_voice_token(t) for t in self.tokens]  # a part's place in the frame (the time signature is not)
+        self.held = [t.endswith(HOLD) for t in self.tokens]
+        self.pitch = [parse_pitch(t[:-1] if held else t) if fills and t != REST else None for t, held, fills in zip(self.tokens, self.held, self.fills)]
+        ids_of: dict[int, list[int]] = {}
+        for i, pitch in enumerate(self.pitch):
+            if pitch is not None:
+                ids_of.setdefault(pitch, []).append(i)
+        self.ids_of = ids_of
+        order = list(order) if order is not None else list(range(voices))
+        # each part's neighbours: (the part over it, the part under it), None at the ends
+        self.neighbours = {part: (order[k - 1] if k else None, order[k + 1] if k + 1 < len(order) else None) for k, part in enumerate(order)}
+        self.rows = [_Lines(voices) for _ in range(rows)]
+
+    def feed(self, ids: Sequence[int]) -> None:
+        for lines, i in zip(self.rows, ids):
+            token = self.tokens[i]
+            if token in (BOS, EOS):
+                lines.break_off()
+            elif token == FRAME:
+                lines.end_frame()
+            elif self.fills[i]:
+                lines.write(self.pitch[i], self.held[i])
+
+    def banned(self) -> torch.Tensor | None:
+        import torch
+
+        out = None
+        for r, lines in enumerate(self.rows):
+            for pitch in lines.banned_pitches(self.ids_of, self.neighbours):
+                if out is None:
+                    out = torch.zeros(len(self.rows), len(self.tokens), dtype=torch.bool)
+                out[r, self.ids_of[pitch]] = True
+        return out
+
+
+class _Lines:
+    """One sample's parts as `VoiceLeading` follows them, frame by frame (as `VoicesDecoder` reads them)."""
+
+    def __init__(self, voices: int):
+        self.voices = voices
+        self.sounding: list[int | None] = [None] * voices  # each part's pitch in the frame before
+        self.before: list[int | None] | None = None  # each part's pitch at the last frame where a note started
+        self._new_frame()
+
+    def _new_frame(self) -> None:
+        self.slot, self.frame, self.onset = 0, [None] * self.voices, False
+
+    def write(self, pitch: int | None, held: bool) -> None:
+        if self.slot >= self.voices:  # past the last part: the decoder ignores it
+            return
+        part, self.slot = self.slot, self.slot + 1
+        self.frame[part] = pitch
+        self.onset |= pitch is not None and not (held and self.sounding[part] == pitch)
+
+    def end_frame(self) -> None:
+        if self.onset:
+            self.before = list(self.frame)
+        self.sounding = list(self.frame)
+        self._new_frame()
+
+    def break_off(self) -> None:
+        """`<eos>` or `<bos>`: the frame ends and nothing is held over, but a sample that goes on writes the next
+        piece after this one in the same file, so its first chord still follows this one's last."""
+        if self.slot:
+            self.end_frame()
+        self.sounding = [None] * self.voices
+        self._new_frame()
+
+    def banned_pitches(self, pitches: Iterable[int], neighbours: dict[int, tuple[int | None, int | None]]) -> set[int]:
+        """The pitches the part drawn next may not take."""
+        part = self.slot
+        if part >= self.voices:
+            return set()
+        out: set[int] = set()
+        over, under = neighbours.get(part, (None, None))
+        if over is not None and over < part and self.frame[over] is not None:
+            out.update(p for p in pitches if p > self.frame[over])  # type: ignore[operator]
+        if under is not None and under < part and self.frame[under] is not None:
+            out.update(p for p in pitches if p < self.frame[under])  # type: ignore[operator]
+        mine = self.before[part] if self.before is not None else None
+        if mine is None:
+            return out
+        for other in range(part):
+            now, then = self.frame[other], self.before[other]  # type: ignore[index]
+            if now is None or then is None or now == then:
+                continue
+            interval = abs(then - mine) % 12
+            if interval in PERFECT:
+                up = now > then
+                out.update(p for p in pitches if (p > mine if up else p < mine) and abs(now - p) % 12 == interval)
+        return out

@@ -19,8 +19,9 @@ from seqgen.music.events import Song, Track
 from seqgen.music.midi_io import read_midi
 from seqgen.music.parts import Part, PartTable
 from seqgen.music.scores import corpus_files
+from seqgen.music.stats import Tone, voice_leading
 from seqgen.music.tokens import read_songs
-from seqgen.music.voices import FRAME, VoicesTokenizer, corpus_grid
+from seqgen.music.voices import FRAME, VoiceLeading, VoicesTokenizer, corpus_grid
 
 Q = 480
 
@@ -56,6 +57,53 @@ def test_whatever_the_tokens_each_voice_sounds_one_note_at_a_time():
         assert all(a + da <= b for (a, da), (b, _) in zip(mine, mine[1:]))
     ids, _ = tok.ids_of(["<bos>", "bar", "C5", "C3", "<eos>", "G5", "D3", FRAME])  # an <eos> inside a frame closes it
     assert sorted((n.part, n.start, n.pitch) for n in tok.decode_piece(ids).notes) == [(0, 0, 72), (0, 1, 79), (1, 0, 48), (1, 1, 50)]
+
+
+def rule_after(tokens: list[str], order=None) -> tuple[VoiceLeading, list[str]]:
+    """The part-writing rule for one sample that has written `tokens`; the vocabulary is C2..C6 and the marks."""
+    from seqgen.music.tokens import pitch_name
+
+    vocab = ["<bos>", "<eos>", "ts:4/4", "bar", "rest", FRAME] + [n for p in range(36, 85) for n in (pitch_name(p), pitch_name(p) + "~")]
+    rule = VoiceLeading(vocab, 2, 1, order)
+    for token in tokens:
+        rule.feed([vocab.index(token)])
+    return rule, vocab
+
+
+def banned_after(tokens: list[str], order=None) -> set[str]:
+    rule, vocab = rule_after(tokens, order)
+    banned = rule.banned()
+    return set() if banned is None else {vocab[i] for i in banned[0].nonzero().flatten().tolist()}
+
+
+def test_the_part_writing_rule_bans_the_pitches_that_make_a_parallel_or_a_crossing():
+    start = ["<bos>", "ts:4/4", "bar", "C5", "C4", FRAME]  # soprano and bass an octave apart
+    # the soprano rises a step: the bass may not rise to any D (an octave again), nor above the soprano's D5
+    banned = banned_after([*start, "D5"])
+    assert {"D4", "D4~", "D3", "D2"} & banned == {"D4", "D4~"}  # D3 and D2 are lower: contrary motion, allowed
+    assert {"D#5", "E5", "C6"} <= banned and "D5" in banned  # D5 too: from an octave to a unison, rising together
+    assert not {"C4~", "C4", "rest", "E4", "B3"} & banned  # holding, repeating, other notes and resting stay allowed
+    # from a fifth (G4 over C4) up to A4: D4 would be a fifth again
+    assert {"D4", "D4~"} <= banned_after(["<bos>", "bar", "G4", "C4", FRAME, "A4"])
+    # the soprano holds: nothing moves in parallel, and only a crossing is banned (a unison is not one)
+    assert banned_after([*start, "C5~"]) == {n for p in ("C#5", "D5", "D#5", "E5", "F5", "F#5", "G5", "G#5", "A5", "A#5", "B5", "C6")
+                                            for n in (p, p + "~")}
+    # a rest above leaves the bass free
+    assert banned_after([*start, "rest"]) == set()
+
+
+def test_the_rule_follows_the_frames_as_the_decoder_reads_them():
+    # the time signature and bar marks fill no part's place; the first frame has nothing to follow
+    assert banned_after(["<bos>", "ts:4/4", "bar", "C5"]) >= {"D5"}  # only the crossing
+    assert "C4" not in banned_after(["<bos>", "ts:4/4", "bar", "G5", "C5", FRAME, "A5"])  # a fifth to a sixth: fine
+    # a frame where nothing starts does not move the chord the parallel is measured from
+    held = ["<bos>", "bar", "C5", "C4", FRAME, "C5~", "C4~", FRAME, "C5~", "C4~", FRAME, "D5"]
+    assert {"D4", "D4~"} <= banned_after(held)
+    # a sample that goes on past <eos> writes its next piece in the same file: its first chord follows the last one
+    assert {"D4", "D4~"} <= banned_after(["<bos>", "bar", "C5", "C4", FRAME, "<eos>", "<bos>", "ts:4/4", "bar", "D5"])
+    # parts in another order (the bass first in the frame): the soprano may not go below it, nor to an octave above
+    # its D when it rises too
+    assert {"D5", "C3", "C#4"} <= banned_after(["<bos>", "bar", "C4", "C5", FRAME, "D4"], order=[1, 0])
 
 
 def test_the_grid_is_the_corpus_shortest_note():
@@ -138,6 +186,28 @@ def test_a_sampled_chorale_never_has_two_notes_in_one_part_at_once(chorale_run, 
         assert any(m.type == "time_signature" for m in mido.MidiFile(path).tracks[0])
 
 
+def _voice_leading(paths: list[Path]) -> dict:
+    """Parallels and crossings as a reader of the written files counts them (seqgen.music.stats)."""
+    totals: dict = {}
+    for path in paths:
+        song = read_midi(path)
+        order = ["Soprano", "Alto", "Tenor", "Bass"]
+        notes = [Tone(p, s / song.ticks_per_quarter, (e - s) / song.ticks_per_quarter, order.index(t.name)) for t in song.tracks for s, e, p, _ in t.notes]
+        for key, n in voice_leading(notes, [0, 1, 2, 3]).items():
+            totals[key] = totals.get(key, 0) + n
+    return totals
+
+
+def test_sampled_chorales_keep_the_rules_of_part_writing_unless_told_not_to(chorale_run, tmp_path, cli):
+    assert cli("sample", chorale_run, "--bars", "8", "--num", "6", "--seed", "5", "--out", tmp_path / "s.mid").code == 0
+    strict = _voice_leading([tmp_path / f"s-{i}.mid" for i in range(1, 7)])
+    assert strict["changes"] > 50 and strict.get("fifths", 0) == strict.get("octaves", 0) == strict.get("crossings", 0) == 0
+    res = cli("sample", chorale_run, "--bars", "8", "--num", "6", "--seed", "5", "--out", tmp_path / "f.mid", "--voice-leading", "free")
+    assert res.code == 0, res.err
+    free = _voice_leading([tmp_path / f"f-{i}.mid" for i in range(1, 7)])
+    assert free.get("fifths", 0) + free.get("octaves", 0) + free.get("crossings", 0) > 0  # the model alone breaks them
+
+
 def test_harmonizing_keeps_the_melody_note_for_note_in_the_top_voice(chorale_run, tmp_path, cli):
     from music21 import corpus
 
@@ -163,7 +233,7 @@ def test_harmonizing_keeps_the_melody_note_for_note_in_the_top_voice(chorale_run
         assert all(a[1] <= b[0] for a, b in zip(notes, notes[1:])), track.name
 
 
-def test_harmonize_needs_a_voices_run(tmp_path, cli):
+def test_harmonize_and_voice_leading_need_a_voices_run(tmp_path, cli):
     from music_pieces import duet
 
     (tmp_path / "tunes").mkdir()
@@ -174,3 +244,21 @@ def test_harmonize_needs_a_voices_run(tmp_path, cli):
                  "--max-steps", "2", "--threads", "1", "--quiet"]) == 0
     res = cli("sample", tmp_path / "run", "--harmonize", tmp_path / "tunes" / "d0.mid")
     assert res.code == 2 and "--harmonize needs a voices run (prepare --level voices)" in res.err and res.err.count("\n") == 1
+    for verb in ("sample", "eval"):
+        res = cli(verb, tmp_path / "run", "--voice-leading", "free")
+        assert res.code == 2 and "--voice-leading is for voices runs (prepare --level voices)" in res.err and res.err.count("\n") == 1
+
+
+def test_eval_draws_its_free_samples_as_sample_does(chorale_run, cli):
+    args = ("eval", chorale_run, "--bleu", "--bleu-samples", "2", "--prompt-len", "20", "--cont-len", "20", "--num", "4", "--length", "400",
+            "--ngram", "0", "--json")
+    res = cli(*args)
+    assert res.code == 0, res.err
+    report = json.loads(res.out)["generation"]
+    assert report["decoding"]["voice_leading"] == "strict"
+    lead = report["music"]["voice_leading"]["generated"]
+    assert lead["chord_changes"] > 0 and lead["parallel_fifths_per_100_changes"] == lead["parallel_octaves_per_100_changes"] == 0
+    assert lead["voice_crossings_per_bar"] == 0
+    res = cli(*args, "--voice-leading", "free")
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["generation"]["decoding"]["voice_leading"] == "free"

@@ -113,7 +113,7 @@ def test_a_resumed_run_keeps_the_settings_chosen_when_it_started(cli, tmp_path, 
     assert "chose" not in res.err and "resuming" in res.err
 
 
-def test_a_gpu_and_music_keep_the_fixed_defaults(char_dataset):
+def test_a_gpu_an_encoder_decoder_and_a_piano_roll_keep_the_fixed_defaults(char_dataset):
     from seqgen.config import ModelConfig, TrainConfig
     from seqgen.data.dataset import Dataset
     from seqgen.session import choose_settings
@@ -123,7 +123,10 @@ def test_a_gpu_and_music_keep_the_fixed_defaults(char_dataset):
     ds = Dataset.open(char_dataset)
     found = choose_settings("text", ds, ModelConfig(vocab_size=len(ds.vocab)), TrainConfig(time_limit=60.0), {}, torch.device("cuda"), SingleProcess(), said.append)
     assert found is None and said == ["2×512 LSTM, dropout 0.3: the fixed defaults (the size rule is fitted on CPUs; it is not yet measured on CUDA devices)"]
-    assert choose_settings("music", ds, ModelConfig(vocab_size=len(ds.vocab)), TrainConfig(time_limit=60.0), {}, torch.device("cpu"), SingleProcess(), said.append) is None
+    for kind in ("pairs", "frames"):
+        assert choose_settings(kind, ds, ModelConfig(vocab_size=len(ds.vocab)), TrainConfig(time_limit=60.0), {}, torch.device("cpu"), SingleProcess(), said.append) is None
+    music = choose_settings("music", ds, ModelConfig(vocab_size=len(ds.vocab)), TrainConfig(max_steps=10), {}, torch.device("cpu"), SingleProcess(), said.append)
+    assert music is not None and said[-1].startswith("chose 2×")  # a music language model is sized as text is
 
 
 def test_without_a_terminal_train_prints_a_progress_line_every_so_often(cli, tmp_path, char_dataset, monkeypatch):

@@ -210,7 +210,7 @@ def test_options_left_out_take_the_defaults_help_shows(cli, tmp_path):
         assert {n: config[section][n] for n in names} == {n: chosen.get(n, getattr(cls, n)) for n in names}
     help_text = " ".join(cli("train", "--help").out.replace("│", " ").split())
     hidden_option = help_text[help_text.index("--hidden") : help_text.index("--embed")]
-    assert (f"[default: text: chosen for the corpus and budget, else {ModelConfig.hidden}; pairs: {Seq2SeqConfig.hidden}; "
+    assert (f"[default: text and music: chosen for the corpus and budget, else {ModelConfig.hidden}; pairs: {Seq2SeqConfig.hidden}; "
             f"frames: {FramesConfig.hidden}]") in hidden_option
 
 
