@@ -84,7 +84,7 @@ def _harmonize(run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, 
     harmony = run.dataset_meta["harmony"]
     spq, bars = int(harmony["steps_per_quarter"]), int(harmony["segment_bars"])
     song = read_songs(Path(o.input_midi))[0]
-    piece, segments = melody_segments(song, spq, bars)
+    piece, segments = melody_segments(song, spq, bars, bool(harmony.get("beat_marks")))
     encoded = [source.encode(" ".join(tokens)) for tokens in segments]
     if sum(u for _, u in encoded):
         warn(f"warning: {sum(u for _, u in encoded)} melody token(s) are not in the run's vocabulary and read as <unk>")

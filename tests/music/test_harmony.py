@@ -11,7 +11,8 @@ from music_pieces import NOTTINGHAM, Q, notes, track, write
 
 from seqgen.data.pairs import PairsDataset
 from seqgen.evaluation.pairs import chord_accuracy, most_frequent_chord
-from seqgen.music.harmony import beat_pitch_classes, chord_name, chord_tones, segment_beats
+from seqgen.music.harmony import beat_pitch_classes, chord_name, chord_tones, melody_source, segment_beats
+from seqgen.music.tokens import MelodyTokenizer, Note, Piece
 
 PROGRESSION = ["G", "C", "D7", "Em", "Am", "D", "G", "G"]  # one chord per bar of 4/4
 
@@ -62,7 +63,8 @@ def test_prepare_makes_one_chord_per_beat(cli, tmp_path):
     res = cli("prepare", folder, "--pairs", "melody:chords", "--segment-bars", "4", "--out", tmp_path / "d", "--val", "0.2", "--test", "0.2")
     assert res.code == 0, res.err
     ds = PairsDataset.open(tmp_path / "d")
-    assert ds.meta["pairs_of"] == "melody:chords" and ds.meta["harmony"] == {"steps_per_quarter": 12, "segment_bars": 4, "transpose": [0]}
+    assert ds.meta["pairs_of"] == "melody:chords"
+    assert ds.meta["harmony"] == {"steps_per_quarter": 12, "segment_bars": 4, "transpose": [0], "beat_marks": True}
     everything = []
     for split in ("train", "val", "test"):
         data = ds.split(split)
@@ -72,9 +74,31 @@ def test_prepare_makes_one_chord_per_beat(cli, tmp_path):
     assert targets == {tuple(c for c in PROGRESSION[:4] for _ in range(4)), tuple(c for c in PROGRESSION[4:] for _ in range(4))}
     for source, target in everything:
         assert source[0] == "ts:4/4" and segment_beats(source) == len(target) == 16
+        # a mark where each beat starts, `bar` on the first of four, right before that beat's melody note
+        marks = [t for t in source if t in ("bar", "beat")]
+        assert marks == ["bar", "beat", "beat", "beat"] * 4
+        assert all(source[i + 1] not in ("bar", "beat") and source[i + 1][0] in "ABCDEFG" for i, t in enumerate(source) if t in ("bar", "beat"))
         # the melody sits on chord tones, so each beat's melody pitch class belongs to that beat's chord
         for classes, chord in zip(beat_pitch_classes(source, 16), target):
             assert classes <= {p % 12 for p in chord_tones(chord)}
+
+
+def melody_tokens(spq: int = 12) -> MelodyTokenizer:
+    return MelodyTokenizer.untrained(MelodyTokenizer.make_settings(spq))
+
+
+def test_each_beat_is_marked_before_the_melody_that_starts_in_it():
+    # 4/4 at 12 steps a quarter: C5 for two and a half beats, a rest, D5, a rest across the bar line, E5 held long
+    piece = Piece("x", [Note(0, 30, 72, 80, False, 0), Note(36, 6, 74, 80, False, 0), Note(60, 90, 76, 80, False, 0)], (4, 4))
+    tokens = melody_source(melody_tokens(), piece, 192)
+    assert " ".join(tokens) == ("ts:4/4 bar C5 d30 beat beat rest d6 beat D5 d6 rest d18 bar beat E5 d90 beat beat bar beat beat beat "
+                                "bar rest d42 beat beat beat")
+    assert segment_beats(tokens) == 16 and beat_pitch_classes(tokens, 4)[3] == {2}  # the marks change no time
+    # a dataset made before the marks keeps its sources as they were
+    assert melody_source(melody_tokens(), piece, 192, marks=False) == [t for t in tokens if t not in ("bar", "beat")]
+    # compound time: a beat is a dotted quarter
+    assert " ".join(melody_source(melody_tokens(), Piece("y", [Note(6, 30, 72, 80, False, 0)], (6, 8)), 72)) == \
+        "ts:6/8 bar rest d6 C5 d30 beat bar rest d36 beat"
 
 
 def test_a_tunes_segments_share_a_split(cli, tmp_path):
