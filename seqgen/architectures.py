@@ -67,9 +67,18 @@ LANGUAGE_MODEL = Architecture(
     check_size=lambda ds, tcfg: check_corpus_size(ds.meta["splits"]["train"], tcfg),
 )
 
+def _marks(ds: PairsDataset) -> tuple[int, ...]:
+    """The source ids that mark each output's place (melody -> chords' beat marks); none for other pairs."""
+    from seqgen.music.harmony import BAR_MARK, BEAT_MARK
+
+    index = ds.source.vocab.index
+    return tuple(index[t] for t in (BAR_MARK, BEAT_MARK) if t in index) if ds.meta.get("harmony", {}).get("beat_marks") else ()
+
+
 def _seq2seq_describe(cfg: Seq2SeqConfig, ds: PairsDataset) -> str:
     encoder = f"{'bidirectional ' if cfg.bidirectional else ''}{cfg.layers}×{cfg.hidden} {cfg.cell.upper()} encoder"
-    attention = {"none": "no attention", "peek": "the source's summary at every step"}.get(cfg.attention, f"{cfg.attention} attention")
+    attention = {"none": "no attention", "peek": "the source's summary at every step", "beats": "each output reading its beat's mark"}.get(
+        cfg.attention, f"{cfg.attention} attention")
     return (f"{encoder}, {cfg.layers}×{cfg.hidden} decoder with {attention}, vocabularies {cfg.src_vocab:,} → {cfg.tgt_vocab:,}, "
             f"{ds.meta['splits']['train']:,} training pairs")
 
@@ -80,7 +89,8 @@ ENCODER_DECODER = Architecture(
     build=Seq2Seq,
     task=PairsTask,
     open_dataset=PairsDataset.open,
-    configure=lambda ds, given: _checked(Seq2SeqConfig(src_vocab=len(ds.source.vocab), tgt_vocab=len(ds.target.vocab), **given)),
+    configure=lambda ds, given: _checked(Seq2SeqConfig(src_vocab=len(ds.source.vocab), tgt_vocab=len(ds.target.vocab), **given,
+                                                       **({"marks": _marks(ds)} if given.get("attention") == "beats" else {}))),
     describe=_seq2seq_describe,
     check_size=lambda ds, tcfg: None,  # PairsTask refuses a split smaller than one batch
 )

@@ -214,3 +214,20 @@ def test_nottingham_tunes_give_melody_chord_pairs(cli, tmp_path):
     ds = PairsDataset.open(tmp_path / "d")
     chords = set(ds.target.vocab.tokens)
     assert {"G", "D", "C", "Em"} <= chords and sum(ds.meta["splits"].values()) > 80
+
+
+def test_beats_attention_reads_each_beats_mark_and_text_pairs_refuse_it(cli, tmp_path):
+    folder = tunes(tmp_path, 10)
+    assert cli("prepare", folder, "--pairs", "melody:chords", "--segment-bars", "4", "--out", tmp_path / "d", "--val", "0", "--test", "0").code == 0
+    run = tmp_path / "run"
+    res = cli("train", tmp_path / "d", "--out", run, "--attention", "beats", "--max-steps", "30", "--batch", "8", "--hidden", "32", "--embed", "16",
+              "--layers", "1", "--quiet", "--threads", "1")
+    assert res.code == 0, res.err
+    tokens = json.loads((tmp_path / "d" / "meta.json").read_text())["source"]["vocab"]["tokens"]
+    assert json.loads((run / "config.json").read_text())["model"]["marks"] == [tokens.index("bar"), tokens.index("beat")]
+    melody = write(tmp_path / "melody.mid", [track(notes([(b * Q, (b + 1) * Q, 67 + (b % 3) * 2) for b in range(24)]), "Flute")])
+    printed = cli("sample", run, "--input-midi", melody)
+    assert printed.code == 0 and [len(line.split()) for line in printed.out.splitlines()] == [16, 8]
+    assert cli("prepare", "addition", "--count", "200", "--out", tmp_path / "sums").code == 0
+    res = cli("train", tmp_path / "sums", "--out", tmp_path / "r2", "--attention", "beats", "--max-steps", "2", "--quiet")
+    assert res.code == 2 and "--attention beats needs sources that mark each output's place" in res.err
