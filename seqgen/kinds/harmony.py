@@ -62,6 +62,15 @@ class HarmonyKind(PairsKind):
         spq = int(run.dataset_meta["harmony"]["steps_per_quarter"])
         return [segment_beats(source.decode(ids).split(), spq) for ids in sources]
 
+    def as_source(self, run: Run, line: str) -> str:
+        """Melody tokens given without the beat marks the run's dataset has get them, as `prepare` writes them."""
+        from seqgen.music.harmony import with_marks
+
+        harmony = run.dataset_meta["harmony"]
+        if not harmony.get("beat_marks") or not line.strip():
+            return line
+        return " ".join(with_marks(line.split(), int(harmony["steps_per_quarter"])))
+
     def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
         """--input-midi: its melody harmonized; else, as any encoder-decoder, the chords of melody-token lines."""
         if o.input_midi is None:

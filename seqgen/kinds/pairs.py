@@ -165,11 +165,15 @@ class PairsKind(Kind):
         ends where it writes <eos>, within the length cap)."""
         return None
 
+    def as_source(self, run: Run, line: str) -> str:
+        """An input line as the run's sources were written (pairs of text: as given)."""
+        return line
+
     def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
         """One output line per input line, in order (--num lines per input)."""
         source, _ = sides(run)
         lines = _input_lines(o)
-        encoded = [source.encode(line) for line in lines]
+        encoded = [source.encode(self.as_source(run, line)) for line in lines]
         unknown = sum(u for _, u in encoded)
         if unknown:
             warn(f"warning: {unknown} input token(s) are not in the source vocabulary and read as <unk>")

@@ -178,6 +178,15 @@ def without_marks(source: Sequence[str]) -> list[str]:
     return [t for t in source if t not in (BAR_MARK, BEAT_MARK)]
 
 
+def with_marks(source: Sequence[str], spq: int) -> list[str]:
+    """Melody tokens as `melody_source` writes them with beat marks (tokens that have marks are kept as they are)."""
+    if any(t in (BAR_MARK, BEAT_MARK) for t in source):
+        return list(source)
+    ts = next((tuple(int(x) for x in t[3:].split("/")) for t in source if t.startswith("ts:")), (4, 4))
+    notes, length = _notes_of(source, spq)
+    return melody_source(_melody_tokenizer(spq), Piece("input", notes, ts), length)  # type: ignore[arg-type]
+
+
 def transpose_song(song: Song, shift: int) -> Song | None:
     """The song with every note `shift` semitones away, or None when a note would leave MIDI's 0-127."""
     tracks = []

@@ -196,6 +196,11 @@ def test_a_melody_comes_back_harmonized_for_a_daw(cli, tmp_path):
     assert ons and all(t % 480 == 0 for t in ons)  # chords change on beats
     printed = cli("sample", run, "--input-midi", melody)
     assert printed.code == 0 and [len(line.split()) for line in printed.out.splitlines()] == [16, 8]  # 6 bars: 4 + 2, a chord per beat
+    # melody tokens typed without the beat marks are marked as the dataset's sources are, and answered alike
+    marked = (tmp_path / "d" / "train.src.txt").read_text().splitlines()[0]
+    bare = " ".join(t for t in marked.split() if t not in ("bar", "beat"))
+    answers = [cli("sample", run, "--input", line).out for line in (marked, bare)]
+    assert answers[0] == answers[1] and len(answers[0].split()) == 16
     res = cli("eval", run, "--split", "train", "--outputs", tmp_path / "chords.txt", "--json")
     assert res.code == 0, res.err
     outputs = (tmp_path / "chords.txt").read_text().splitlines()
