@@ -49,7 +49,8 @@ TRAIN = in_panel(
     Option("bidirectional", bool, flags=("--bidirectional/--no-bidirectional",), help="Pairs: the encoder reads the source both ways."),
     Option("attention", choices=ATTENTIONS, help="Pairs: bahdanau (additive), luong (general, input feeding), peek (no attention; the "
                                                  "source's summary read at every step, Cho et al. 2014), beats (melody -> chords: each chord reads "
-                                                 "the encoder's state at its beat's mark) or none (the summary as the first state only)."),
+                                                 "the encoder's state at its beat's mark) or none (the summary as the first state only).",
+           default_help="luong; melody -> chords: beats"),
     Option("teacher_forcing", float, min=0.0, max=1.0, help="Pairs: share of decoder inputs taken from the reference in training; below 1, scheduled sampling."),
 )
 SAMPLE = in_panel(

@@ -221,15 +221,18 @@ def test_nottingham_tunes_give_melody_chord_pairs(cli, tmp_path):
     assert {"G", "D", "C", "Em"} <= chords and sum(ds.meta["splits"].values()) > 80
 
 
-def test_beats_attention_reads_each_beats_mark_and_text_pairs_refuse_it(cli, tmp_path):
+def test_melody_to_chords_reads_each_beats_mark_by_default_and_text_pairs_refuse_it(cli, tmp_path):
     folder = tunes(tmp_path, 10)
     assert cli("prepare", folder, "--pairs", "melody:chords", "--segment-bars", "4", "--out", tmp_path / "d", "--val", "0", "--test", "0").code == 0
     run = tmp_path / "run"
-    res = cli("train", tmp_path / "d", "--out", run, "--attention", "beats", "--max-steps", "30", "--batch", "8", "--hidden", "32", "--embed", "16",
+    res = cli("train", tmp_path / "d", "--out", run, "--max-steps", "30", "--batch", "8", "--hidden", "32", "--embed", "16",
               "--layers", "1", "--quiet", "--threads", "1")
     assert res.code == 0, res.err
     tokens = json.loads((tmp_path / "d" / "meta.json").read_text())["source"]["vocab"]["tokens"]
-    assert json.loads((run / "config.json").read_text())["model"]["marks"] == [tokens.index("bar"), tokens.index("beat")]
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert model["attention"] == "beats" and model["marks"] == [tokens.index("bar"), tokens.index("beat")]
+    assert cli("train", tmp_path / "d", "--out", tmp_path / "luong", "--max-steps", "2", "--attention", "luong", "--quiet").code == 0  # asked for
+    assert json.loads((tmp_path / "luong" / "config.json").read_text())["model"]["attention"] == "luong"
     melody = write(tmp_path / "melody.mid", [track(notes([(b * Q, (b + 1) * Q, 67 + (b % 3) * 2) for b in range(24)]), "Flute")])
     printed = cli("sample", run, "--input-midi", melody)
     assert printed.code == 0 and [len(line.split()) for line in printed.out.splitlines()] == [16, 8]
