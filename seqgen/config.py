@@ -85,7 +85,7 @@ class ModelConfig:
         return self.vocab_size * self.embed + recurrent_parameters(self.cell, self.embed, self.hidden, self.layers) + head + self.vocab_size
 
 
-ATTENTIONS = ("bahdanau", "luong", "peek", "none")
+ATTENTIONS = ("bahdanau", "luong", "peek", "beats", "none")
 
 
 @dataclass
@@ -103,7 +103,8 @@ class Seq2SeqConfig:
     embed: int = 128  # embedding width, both sides
     dropout: float = 0.2  # on embeddings, between layers and before the output layer
     bidirectional: bool = True  # the encoder reads the source both ways
-    attention: str = "luong"  # bahdanau (additive) | luong (general, with input feeding) | peek (the summary at every step) | none (final state only)
+    attention: str = "luong"  # bahdanau (additive) | luong (general, with input feeding) | peek (the summary at every step) | beats (output k reads the k-th mark's state) | none (final state only)
+    marks: tuple[int, ...] = ()  # beats: the source ids that mark where each output's part of the source starts
     tie_weights: bool = False  # share the target embedding and the output matrix (needs embed == hidden)
     teacher_forcing: float = 1.0  # share of decoder inputs taken from the reference in training; below 1, scheduled sampling
 
@@ -113,12 +114,15 @@ class Seq2SeqConfig:
             raise UsageError(f"--attention must be one of {', '.join(ATTENTIONS)}, not {self.attention!r}")
         if not 0.0 <= self.teacher_forcing <= 1.0:
             raise UsageError(f"--teacher-forcing must be in [0, 1], got {self.teacher_forcing}")
+        if self.attention == "beats" and not self.marks:
+            raise UsageError("--attention beats needs sources that mark each output's place (a melody -> chords dataset with beat marks)",
+                             "prepare the pairs again with this seqgen, or choose another --attention")
 
     def parameters(self) -> int:
         """An upper bound close enough to refuse a typo before anything is allocated."""
         dirs = 2 if self.bidirectional else 1
         encoder = self.src_vocab * self.embed + recurrent_parameters(self.cell, self.embed, self.hidden, self.layers, dirs)
-        decoder_in = self.embed + (self.hidden if self.attention == "luong" else dirs * self.hidden if self.attention in ("bahdanau", "peek") else 0)
+        decoder_in = self.embed + (self.hidden if self.attention == "luong" else dirs * self.hidden if self.attention in ("bahdanau", "peek", "beats") else 0)
         decoder = self.tgt_vocab * self.embed + recurrent_parameters(self.cell, decoder_in, self.hidden, self.layers)
         attention = (dirs + 2) * self.hidden * self.hidden * 2
         head = 0 if self.tie_weights else self.tgt_vocab * self.hidden

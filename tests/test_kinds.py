@@ -76,7 +76,7 @@ def test_train_help_shows_each_architectures_default():
     assert defaults["hidden"] == "text and music: chosen for the corpus and budget, else 512; pairs: 128; frames: 256"
     assert defaults["seq_len"] == "text and music: chosen for the corpus and budget, else 64"  # frames and pairs have no use for it
     assert defaults["batch"] == "text and music: chosen for the corpus and budget, else 16; pairs: 64; frames: 8"
-    assert defaults["tie_weights"] == "no-tie-weights" and defaults["attention"] == "luong" and defaults["output"] == "bernoulli"
+    assert defaults["tie_weights"] == "no-tie-weights" and defaults["attention"] == "luong; melody -> chords: beats" and defaults["output"] == "bernoulli"
 
 
 def test_levels_and_kinds_of_prepare_come_from_the_kinds():

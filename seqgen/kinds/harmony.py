@@ -62,6 +62,15 @@ class HarmonyKind(PairsKind):
         spq = int(run.dataset_meta["harmony"]["steps_per_quarter"])
         return [segment_beats(source.decode(ids).split(), spq) for ids in sources]
 
+    def as_source(self, run: Run, line: str) -> str:
+        """Melody tokens given without the beat marks the run's dataset has get them, as `prepare` writes them."""
+        from seqgen.music.harmony import with_marks
+
+        harmony = run.dataset_meta["harmony"]
+        if not harmony.get("beat_marks") or not line.strip():
+            return line
+        return " ".join(with_marks(line.split(), int(harmony["steps_per_quarter"])))
+
     def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
         """--input-midi: its melody harmonized; else, as any encoder-decoder, the chords of melody-token lines."""
         if o.input_midi is None:
@@ -84,7 +93,7 @@ def _harmonize(run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, 
     harmony = run.dataset_meta["harmony"]
     spq, bars = int(harmony["steps_per_quarter"]), int(harmony["segment_bars"])
     song = read_songs(Path(o.input_midi))[0]
-    piece, segments = melody_segments(song, spq, bars)
+    piece, segments = melody_segments(song, spq, bars, bool(harmony.get("beat_marks")))
     encoded = [source.encode(" ".join(tokens)) for tokens in segments]
     if sum(u for _, u in encoded):
         warn(f"warning: {sum(u for _, u in encoded)} melody token(s) are not in the run's vocabulary and read as <unk>")

@@ -48,7 +48,9 @@ TRAIN = in_panel(
     "Encoder–decoder",
     Option("bidirectional", bool, flags=("--bidirectional/--no-bidirectional",), help="Pairs: the encoder reads the source both ways."),
     Option("attention", choices=ATTENTIONS, help="Pairs: bahdanau (additive), luong (general, input feeding), peek (no attention; the "
-                                                 "source's summary read at every step, Cho et al. 2014) or none (the summary as the first state only)."),
+                                                 "source's summary read at every step, Cho et al. 2014), beats (melody -> chords: each chord reads "
+                                                 "the encoder's state at its beat's mark) or none (the summary as the first state only).",
+           default_help="luong; melody -> chords: beats"),
     Option("teacher_forcing", float, min=0.0, max=1.0, help="Pairs: share of decoder inputs taken from the reference in training; below 1, scheduled sampling."),
 )
 SAMPLE = in_panel(
@@ -164,11 +166,15 @@ class PairsKind(Kind):
         ends where it writes <eos>, within the length cap)."""
         return None
 
+    def as_source(self, run: Run, line: str) -> str:
+        """An input line as the run's sources were written (pairs of text: as given)."""
+        return line
+
     def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
         """One output line per input line, in order (--num lines per input)."""
         source, _ = sides(run)
         lines = _input_lines(o)
-        encoded = [source.encode(line) for line in lines]
+        encoded = [source.encode(self.as_source(run, line)) for line in lines]
         unknown = sum(u for _, u in encoded)
         if unknown:
             warn(f"warning: {unknown} input token(s) are not in the source vocabulary and read as <unk>")

@@ -13,6 +13,9 @@ target one token at a time, attending to the encoder's states.
     every step: the RNN reads [embedding; c] and the output is tanh(W_c [h; embedding; c]) (Cho et al. 2014,
     arXiv 1406.1078, §2.2, Eqs. 4–5 and A.1.1: the decoder state and the output both depend on c), the "peeking"
     encoder–decoder of the lectures;
+  - `beats`: no learnt attention; output k reads the encoder's state at the source's k-th mark (`marks`: the ids
+    of melody -> chords' `bar` and `beat`), as input and at the output like an attention context. Why: one chord
+    per beat is a known alignment, and content-based attention cannot count marks that all look alike;
   - `none`: no attention; the decoder sees the source only through its first state (Sutskever et al. 2014),
     the plain encoder–decoder of the lectures.
 - Training uses teacher forcing; with `teacher_forcing` < 1 each decoder input is, per row and step, the
@@ -53,6 +56,8 @@ class DecoderState:
     mask: torch.Tensor  # (B, S) True on real source tokens
     weights: torch.Tensor | None = None  # (N, S) the last step's attention, for plots
     summary: torch.Tensor | None = None  # (B, M) the encoder's final states, read at every step by `peek`
+    marks: torch.Tensor | None = None  # (B, K) `beats`: where each source's marks are, in order (the last repeated)
+    steps: int = 0  # decoder steps taken: `beats` reads mark `steps` (every row steps together)
 
     def select(self, index: torch.Tensor) -> "DecoderState":
         """Rows `index` of every field (one row per source in and out: G = 1)."""
@@ -61,7 +66,7 @@ class DecoderState:
             return None if t is None else t.index_select(dim, index)
 
         return DecoderState(rows(self.hidden, 1), rows(self.cell, 1), rows(self.feed), rows(self.memory),  # type: ignore[arg-type]
-                            rows(self.keys), rows(self.mask), rows(self.weights), rows(self.summary))  # type: ignore[arg-type]
+                            rows(self.keys), rows(self.mask), rows(self.weights), rows(self.summary), rows(self.marks), self.steps)  # type: ignore[arg-type]
 
     def reorder(self, index: torch.Tensor) -> "DecoderState":
         """Rows `index` of the decoder's fields only, for a beam search whose rows stay among their source's G
@@ -69,7 +74,7 @@ class DecoderState:
         source, read by all of its hypotheses, instead of being copied to each and gathered again at every step."""
         rows = lambda t, dim=0: None if t is None else t.index_select(dim, index)  # noqa: E731
         return DecoderState(rows(self.hidden, 1), rows(self.cell, 1), rows(self.feed), self.memory, self.keys, self.mask,  # type: ignore[arg-type]
-                            rows(self.weights), self.summary)
+                            rows(self.weights), self.summary, self.marks, self.steps)
 
 
 class Seq2Seq(nn.Module):
@@ -86,15 +91,15 @@ class Seq2Seq(nn.Module):
                                        dropout=cfg.dropout if cfg.layers > 1 else 0.0, **kwargs)
         self.bridge = nn.Linear(memory, cfg.hidden)  # final encoder state(s) of a layer -> the decoder's first state
         self.tgt_embed = nn.Embedding(cfg.tgt_vocab, cfg.embed, padding_idx=PAD)
-        extra = {"luong": cfg.hidden, "bahdanau": memory, "peek": memory, "none": 0}[cfg.attention]
+        extra = {"luong": cfg.hidden, "bahdanau": memory, "peek": memory, "beats": memory, "none": 0}[cfg.attention]
         self.cells = nn.ModuleList(_CELLS[cfg.cell](cfg.embed + extra if i == 0 else cfg.hidden, cfg.hidden) for i in range(cfg.layers))
         self.attention: Attention | None = None
         if cfg.attention == "luong":
             self.attention = LuongAttention(cfg.hidden, memory)
         elif cfg.attention == "bahdanau":
             self.attention = BahdanauAttention(cfg.hidden, memory, cfg.hidden)
-        self.combine: nn.Linear | None = None  # [h; context] (attention) or [h; embedding; summary] (peek) -> the output
-        if self.attention is not None:
+        self.combine: nn.Linear | None = None  # [h; context] (attention, beats) or [h; embedding; summary] (peek) -> the output
+        if self.attention is not None or cfg.attention == "beats":
             self.combine = nn.Linear(cfg.hidden + memory, cfg.hidden)
         elif cfg.attention == "peek":
             self.combine = nn.Linear(cfg.hidden + cfg.embed + memory, cfg.hidden)
@@ -117,7 +122,19 @@ class Seq2Seq(nn.Module):
         keys = self.attention.keys(memory) if self.attention is not None else None
         feed = memory.new_zeros(src.size(0), self.cfg.hidden) if self.cfg.attention == "luong" else None
         summary = self._summary(h) if self.cfg.attention == "peek" else None
-        return DecoderState(hidden, cell, feed, memory, keys, mask, summary=summary)
+        marks = self._marks(src) if self.cfg.attention == "beats" else None
+        return DecoderState(hidden, cell, feed, memory, keys, mask, summary=summary, marks=marks)
+
+    def _marks(self, src: torch.Tensor) -> torch.Tensor:
+        """(B, S) source ids -> (B, K) the positions of each row's marks in order, K the most any row has; a row with
+        fewer repeats its last (a row with none reads its last token)."""
+        found = torch.isin(src, torch.tensor(self.cfg.marks, device=src.device))  # (B, S)
+        length = src.size(1)
+        where = torch.where(found, torch.arange(length, device=src.device).expand_as(src), length)
+        positions = where.sort(dim=1).values[:, : max(1, int(found.sum(dim=1).max()))]  # (B, K); `length` past a row's marks
+        last = positions.gather(1, (found.sum(dim=1, keepdim=True) - 1).clamp(min=0))
+        fallback = torch.where(last < length, last, (src != PAD).sum(dim=1, keepdim=True) - 1)  # no mark: the last real token
+        return torch.where(positions < length, positions, fallback)
 
     def _summary(self, final: torch.Tensor) -> torch.Tensor:
         """(L·dirs, B, H) final hidden states -> (B, dirs·H): the top layer's, both directions side by side."""
@@ -144,6 +161,12 @@ class Seq2Seq(nn.Module):
         elif self.cfg.attention == "peek":
             summary = state.summary.repeat_interleave(emb.size(0) // state.summary.size(0), dim=0)  # (N, M): a source's rows read its summary
             inp = torch.cat([emb, summary], dim=-1)
+        elif self.cfg.attention == "beats":
+            rows = state.memory.size(0)
+            at = state.marks[:, min(state.steps, state.marks.size(1) - 1)]  # (B,) where this step's mark is
+            context = state.memory[torch.arange(rows, device=at.device), at].repeat_interleave(emb.size(0) // rows, dim=0)  # (N, M)
+            weights = torch.zeros_like(state.mask, dtype=context.dtype).scatter(1, at.unsqueeze(1), 1.0).repeat_interleave(emb.size(0) // rows, dim=0)
+            inp = torch.cat([emb, context], dim=-1)
         else:
             inp = emb
         hs, cs = [], []
@@ -165,7 +188,7 @@ class Seq2Seq(nn.Module):
         else:
             out = top
         new = DecoderState(torch.stack(hs), torch.stack(cs) if cs else None, out if self.cfg.attention == "luong" else None,
-                           state.memory, state.keys, state.mask, weights, state.summary)
+                           state.memory, state.keys, state.mask, weights, state.summary, state.marks, state.steps + 1)
         return self.head(self.drop(out)), new
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:

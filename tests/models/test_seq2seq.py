@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from seqgen.config import SampleConfig, Seq2SeqConfig
+from seqgen.errors import UsageError
 from seqgen.models import search
 from seqgen.models.seq2seq import BOS, EOS, PAD, DecoderState, Seq2Seq
 from seqgen.models.translate import source_batch, translate
@@ -18,6 +19,8 @@ from seqgen.training.pairs import target_nll
 
 def tiny(attention="luong", cell="lstm", bidirectional=True, seed=0, **kw) -> Seq2Seq:
     torch.manual_seed(seed)
+    if attention == "beats":
+        kw.setdefault("marks", (5, 11))  # SOURCES' rows have two, none and three of them
     cfg = Seq2SeqConfig(src_vocab=12, tgt_vocab=9, cell=cell, layers=2, hidden=16, embed=8, dropout=0.0,
                         attention=attention, bidirectional=bidirectional, **kw)
     return Seq2Seq(cfg).eval()
@@ -38,7 +41,7 @@ def batch_of(sources, targets):
     return src, lengths, tgt_in, tgt_out
 
 
-@pytest.mark.parametrize("attention", ["luong", "bahdanau", "peek", "none"])
+@pytest.mark.parametrize("attention", ["luong", "bahdanau", "peek", "beats", "none"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_teacher_forced_loss_is_the_sum_of_the_per_step_losses(attention, cell):
     model = tiny(attention, cell)
@@ -55,6 +58,20 @@ def test_teacher_forced_loss_is_the_sum_of_the_per_step_losses(attention, cell):
             n += 1
     assert count == n == sum(len(t) + 1 for t in TARGETS)
     assert float(total) == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_each_output_reads_its_marks_state_in_order():
+    model = tiny("beats", marks=(5,))
+    src, lengths = source_batch([[4, 5, 6, 5, 7, 5, 8], [9, 10]], "cpu")  # marks at 1, 3, 5; none in the second row
+    state = model.encode(src, lengths)
+    read = []
+    for _ in range(4):  # a fourth output past the last mark reads the last mark again
+        _, state = model.step(torch.tensor([BOS, BOS]), state)
+        read.append(state.weights.argmax(dim=-1).tolist())
+        assert torch.equal(state.weights.sum(dim=-1), torch.ones(2))
+    assert read == [[1, 1], [3, 1], [5, 1], [5, 1]]  # the second row reads its last real token
+    with pytest.raises(UsageError, match="--attention beats needs sources that mark"):
+        Seq2SeqConfig(src_vocab=12, tgt_vocab=9, attention="beats").check()
 
 
 @pytest.mark.parametrize("attention", ["luong", "bahdanau"])
@@ -85,7 +102,7 @@ def many_sources(n=40, seed=3):
     return [torch.randint(4, 12, (int(torch.randint(1, 9, (1,), generator=g)),), generator=g).tolist() for _ in range(n)]
 
 
-@pytest.mark.parametrize("attention", ["luong", "bahdanau", "none"])
+@pytest.mark.parametrize("attention", ["luong", "bahdanau", "beats", "none"])
 def test_batched_greedy_equals_one_at_a_time(attention):
     model = tiny(attention, seed=5)
     sources = many_sources()
@@ -96,7 +113,7 @@ def test_batched_greedy_equals_one_at_a_time(attention):
     assert all(len(out[0]) <= 12 and (len(out[0]) == 12 or out[0][-1] == EOS) for out in together)  # <eos> (kept) or the cap
 
 
-@pytest.mark.parametrize("attention", ["luong", "bahdanau", "none"])
+@pytest.mark.parametrize("attention", ["luong", "bahdanau", "beats", "none"])
 def test_beam_of_one_is_greedy_token_for_token(attention):
     model = tiny(attention, seed=7)
     sources = many_sources(20, seed=4)
@@ -149,7 +166,7 @@ def test_beam_search_stops_once_no_live_hypothesis_can_enter_the_best():
     assert len(steps) == 1  # one step after the first token, not 49
 
 
-@pytest.mark.parametrize("attention", ["luong", "peek", "none"])
+@pytest.mark.parametrize("attention", ["luong", "peek", "beats", "none"])
 def test_beam_search_gives_each_source_the_same_outputs_in_a_batch_as_alone(attention):
     model = tiny(attention, seed=5)
     sources = many_sources(12, seed=6)

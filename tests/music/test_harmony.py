@@ -11,7 +11,8 @@ from music_pieces import NOTTINGHAM, Q, notes, track, write
 
 from seqgen.data.pairs import PairsDataset
 from seqgen.evaluation.pairs import chord_accuracy, most_frequent_chord
-from seqgen.music.harmony import beat_pitch_classes, chord_name, chord_tones, segment_beats
+from seqgen.music.harmony import beat_pitch_classes, chord_name, chord_tones, melody_source, segment_beats
+from seqgen.music.tokens import MelodyTokenizer, Note, Piece
 
 PROGRESSION = ["G", "C", "D7", "Em", "Am", "D", "G", "G"]  # one chord per bar of 4/4
 
@@ -62,7 +63,8 @@ def test_prepare_makes_one_chord_per_beat(cli, tmp_path):
     res = cli("prepare", folder, "--pairs", "melody:chords", "--segment-bars", "4", "--out", tmp_path / "d", "--val", "0.2", "--test", "0.2")
     assert res.code == 0, res.err
     ds = PairsDataset.open(tmp_path / "d")
-    assert ds.meta["pairs_of"] == "melody:chords" and ds.meta["harmony"] == {"steps_per_quarter": 12, "segment_bars": 4, "transpose": [0]}
+    assert ds.meta["pairs_of"] == "melody:chords"
+    assert ds.meta["harmony"] == {"steps_per_quarter": 12, "segment_bars": 4, "transpose": [0], "beat_marks": True}
     everything = []
     for split in ("train", "val", "test"):
         data = ds.split(split)
@@ -72,9 +74,31 @@ def test_prepare_makes_one_chord_per_beat(cli, tmp_path):
     assert targets == {tuple(c for c in PROGRESSION[:4] for _ in range(4)), tuple(c for c in PROGRESSION[4:] for _ in range(4))}
     for source, target in everything:
         assert source[0] == "ts:4/4" and segment_beats(source) == len(target) == 16
+        # a mark where each beat starts, `bar` on the first of four, right before that beat's melody note
+        marks = [t for t in source if t in ("bar", "beat")]
+        assert marks == ["bar", "beat", "beat", "beat"] * 4
+        assert all(source[i + 1] not in ("bar", "beat") and source[i + 1][0] in "ABCDEFG" for i, t in enumerate(source) if t in ("bar", "beat"))
         # the melody sits on chord tones, so each beat's melody pitch class belongs to that beat's chord
         for classes, chord in zip(beat_pitch_classes(source, 16), target):
             assert classes <= {p % 12 for p in chord_tones(chord)}
+
+
+def melody_tokens(spq: int = 12) -> MelodyTokenizer:
+    return MelodyTokenizer.untrained(MelodyTokenizer.make_settings(spq))
+
+
+def test_each_beat_is_marked_before_the_melody_that_starts_in_it():
+    # 4/4 at 12 steps a quarter: C5 for two and a half beats, a rest, D5, a rest across the bar line, E5 held long
+    piece = Piece("x", [Note(0, 30, 72, 80, False, 0), Note(36, 6, 74, 80, False, 0), Note(60, 90, 76, 80, False, 0)], (4, 4))
+    tokens = melody_source(melody_tokens(), piece, 192)
+    assert " ".join(tokens) == ("ts:4/4 bar C5 d30 beat beat rest d6 beat D5 d6 rest d18 bar beat E5 d90 beat beat bar beat beat beat "
+                                "bar rest d42 beat beat beat")
+    assert segment_beats(tokens) == 16 and beat_pitch_classes(tokens, 4)[3] == {2}  # the marks change no time
+    # a dataset made before the marks keeps its sources as they were
+    assert melody_source(melody_tokens(), piece, 192, marks=False) == [t for t in tokens if t not in ("bar", "beat")]
+    # compound time: a beat is a dotted quarter
+    assert " ".join(melody_source(melody_tokens(), Piece("y", [Note(6, 30, 72, 80, False, 0)], (6, 8)), 72)) == \
+        "ts:6/8 bar rest d6 C5 d30 beat bar rest d36 beat"
 
 
 def test_a_tunes_segments_share_a_split(cli, tmp_path):
@@ -172,6 +196,11 @@ def test_a_melody_comes_back_harmonized_for_a_daw(cli, tmp_path):
     assert ons and all(t % 480 == 0 for t in ons)  # chords change on beats
     printed = cli("sample", run, "--input-midi", melody)
     assert printed.code == 0 and [len(line.split()) for line in printed.out.splitlines()] == [16, 8]  # 6 bars: 4 + 2, a chord per beat
+    # melody tokens typed without the beat marks are marked as the dataset's sources are, and answered alike
+    marked = (tmp_path / "d" / "train.src.txt").read_text().splitlines()[0]
+    bare = " ".join(t for t in marked.split() if t not in ("bar", "beat"))
+    answers = [cli("sample", run, "--input", line).out for line in (marked, bare)]
+    assert answers[0] == answers[1] and len(answers[0].split()) == 16
     res = cli("eval", run, "--split", "train", "--outputs", tmp_path / "chords.txt", "--json")
     assert res.code == 0, res.err
     outputs = (tmp_path / "chords.txt").read_text().splitlines()
@@ -190,3 +219,23 @@ def test_nottingham_tunes_give_melody_chord_pairs(cli, tmp_path):
     ds = PairsDataset.open(tmp_path / "d")
     chords = set(ds.target.vocab.tokens)
     assert {"G", "D", "C", "Em"} <= chords and sum(ds.meta["splits"].values()) > 80
+
+
+def test_melody_to_chords_reads_each_beats_mark_by_default_and_text_pairs_refuse_it(cli, tmp_path):
+    folder = tunes(tmp_path, 10)
+    assert cli("prepare", folder, "--pairs", "melody:chords", "--segment-bars", "4", "--out", tmp_path / "d", "--val", "0", "--test", "0").code == 0
+    run = tmp_path / "run"
+    res = cli("train", tmp_path / "d", "--out", run, "--max-steps", "30", "--batch", "8", "--hidden", "32", "--embed", "16",
+              "--layers", "1", "--quiet", "--threads", "1")
+    assert res.code == 0, res.err
+    tokens = json.loads((tmp_path / "d" / "meta.json").read_text())["source"]["vocab"]["tokens"]
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert model["attention"] == "beats" and model["marks"] == [tokens.index("bar"), tokens.index("beat")]
+    assert cli("train", tmp_path / "d", "--out", tmp_path / "luong", "--max-steps", "2", "--batch", "8", "--attention", "luong", "--quiet").code == 0
+    assert json.loads((tmp_path / "luong" / "config.json").read_text())["model"]["attention"] == "luong"
+    melody = write(tmp_path / "melody.mid", [track(notes([(b * Q, (b + 1) * Q, 67 + (b % 3) * 2) for b in range(24)]), "Flute")])
+    printed = cli("sample", run, "--input-midi", melody)
+    assert printed.code == 0 and [len(line.split()) for line in printed.out.splitlines()] == [16, 8]
+    assert cli("prepare", "addition", "--count", "200", "--out", tmp_path / "sums").code == 0
+    res = cli("train", tmp_path / "sums", "--out", tmp_path / "r2", "--attention", "beats", "--max-steps", "2", "--quiet")
+    assert res.code == 2 and "--attention beats needs sources that mark each output's place" in res.err
