@@ -69,10 +69,10 @@ LANGUAGE_MODEL = Architecture(
 
 def _marks(ds: PairsDataset) -> tuple[int, ...]:
     """The source ids that mark each output's place (melody -> chords' beat marks); none for other pairs."""
-    from seqgen.music.harmony import BAR_MARK, BEAT_MARK
+    from seqgen.music.harmony import BAR_MARK, BEAT_MARK, has_beat_marks
 
     index = ds.source.vocab.index
-    return tuple(index[t] for t in (BAR_MARK, BEAT_MARK) if t in index) if ds.meta.get("harmony", {}).get("beat_marks") else ()
+    return tuple(index[t] for t in (BAR_MARK, BEAT_MARK) if t in index) if has_beat_marks(ds.meta) else ()
 
 
 def _seq2seq_config(ds: PairsDataset, given: dict) -> Seq2SeqConfig:

@@ -98,7 +98,7 @@ def start_training(dataset_path: Path, out: Path, given: dict, force: bool, log:
     group, device = _setup_torch(tcfg)
     if not main:
         log, bar = _silent, False
-    sizing = choose_settings(kind.name, ds, mcfg, tcfg, given, device, group, log)
+    sizing = choose_settings(kind, ds, mcfg, tcfg, given, device, group, log)
     if sizing is not None:  # the rule's settings, then the user's own options over them
         chosen = sizing.settings
         tcfg = TrainConfig(**{**arch.train_defaults, **{k: v for k, v in chosen.items() if k in train_names}, **given_train})
@@ -124,13 +124,12 @@ def start_training(dataset_path: Path, out: Path, given: dict, force: bool, log:
             group.close()
 
 
-def choose_settings(kind: str, ds: Any, mcfg: Any, tcfg: TrainConfig, given: dict, device: torch.device, group: ProcessGroup,
+def choose_settings(kind: Kind, ds: Any, mcfg: Any, tcfg: TrainConfig, given: dict, device: torch.device, group: ProcessGroup,
                     log: Log) -> Sizing | None:
-    """The sizing rule's choice for a new language-model run (text or music) when the user gave no model size, else
-    None (and why, when the reason is not the user's own options). The rule was fitted on text; on the chorales it
-    chose as well (benchmarks/sizing.md, "Music"). Encoder-decoders and piano rolls keep their fixed defaults: the
-    rule is not measured on them."""
-    if kind not in ("text", "music") or any(name in given for name in MODEL_OPTIONS):
+    """The sizing rule's choice for a new run of a kind it sizes (`Kind.sized`: text and music language models) when
+    the user gave no model size, else None (and why, when the reason is not the user's own options). Encoder-decoders
+    and piano rolls keep their fixed defaults: the rule is not measured on them."""
+    if not kind.sized or any(name in given for name in MODEL_OPTIONS):
         return None
     fixed = f"{mcfg.layers}×{mcfg.hidden} {mcfg.cell.upper()}, dropout {mcfg.dropout:g}"
     if device.type != "cpu":

@@ -84,6 +84,7 @@ class Kind:
     hints: dict[str, str] = {}  # verb -> what to do instead, after an option it does not take
     ask: str = ""  # how `prepare` is asked for this kind: "pass --kind music for MIDI files and scores"
     verbs: tuple[str, ...] = VERBS  # the verbs it serves (a kind of source only prepares, its datasets are another kind's)
+    sized: bool = False  # `train` sizes its runs by the rule (seqgen.training.sizing) when no model size is given
 
     @property
     def architecture(self) -> Architecture:

@@ -64,12 +64,11 @@ class HarmonyKind(PairsKind):
 
     def as_source(self, run: Run, line: str) -> str:
         """Melody tokens given without the beat marks the run's dataset has get them, as `prepare` writes them."""
-        from seqgen.music.harmony import with_marks
+        from seqgen.music.harmony import has_beat_marks, with_marks
 
-        harmony = run.dataset_meta["harmony"]
-        if not harmony.get("beat_marks") or not line.strip():
+        if not has_beat_marks(run.dataset_meta) or not line.strip():
             return line
-        return " ".join(with_marks(line.split(), int(harmony["steps_per_quarter"])))
+        return " ".join(with_marks(line.split(), int(run.dataset_meta["harmony"]["steps_per_quarter"])))
 
     def answer(self, run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
         """--input-midi: its melody harmonized; else, as any encoder-decoder, the chords of melody-token lines."""
@@ -81,7 +80,7 @@ class HarmonyKind(PairsKind):
 def _harmonize(run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, warn: Log) -> list[str]:
     """A melody (MIDI file or score) -> one chord per beat -> the melody and a chord track as MIDI (or the chords as text)."""
     from seqgen.files import atomic_write_bytes
-    from seqgen.music.harmony import NO_CHORD, harmonized_song, melody_segments, segment_beats
+    from seqgen.music.harmony import NO_CHORD, harmonized_song, has_beat_marks, melody_segments, segment_beats
     from seqgen.music.midi_io import song_to_midi_bytes
     from seqgen.music.tokens import read_songs
 
@@ -93,7 +92,7 @@ def _harmonize(run: Run, model: Any, device: Any, cfg: SampleConfig, o: Values, 
     harmony = run.dataset_meta["harmony"]
     spq, bars = int(harmony["steps_per_quarter"]), int(harmony["segment_bars"])
     song = read_songs(Path(o.input_midi))[0]
-    piece, segments = melody_segments(song, spq, bars, bool(harmony.get("beat_marks")))
+    piece, segments = melody_segments(song, spq, bars, has_beat_marks(run.dataset_meta))
     encoded = [source.encode(" ".join(tokens)) for tokens in segments]
     if sum(u for _, u in encoded):
         warn(f"warning: {sum(u for _, u in encoded)} melody token(s) are not in the run's vocabulary and read as <unk>")

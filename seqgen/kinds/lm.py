@@ -45,6 +45,7 @@ class LanguageModelKind(Kind):
     """A kind whose datasets are one stream of token ids (`seqgen.data.dataset`), modelled by `rnn_lm`."""
 
     model = "rnn_lm"
+    sized = True  # fitted on text; on the chorales it chose as well (benchmarks/sizing.md, "Music")
     mix_by_default = True  # sample draws from the mixture when it beat the network on validation
     options = {"eval": EVAL, "sample": SAMPLE}
     takes = {"eval": EVAL_NAMES}
@@ -121,12 +122,10 @@ class LanguageModelKind(Kind):
 
         options = EvalOptions(ngram=o.ngram, bleu=o.bleu, bleu_samples=o.bleu_samples, prompt_len=o.prompt_len, cont_len=o.cont_len,
                               num=o.num, length=o.length, temperature=o.temperature, greedy=o.greedy, beam=o.beam, seed=o.seed,
-                              novelty_n=o.novelty_n, voice_leading=getattr(o, "voice_leading", None))
+                              novelty_n=o.novelty_n, voice_leading=o.voice_leading)
         options.check()
-        tokenizer = tokenizer_from_meta(run.dataset_meta)
-        if getattr(o, "voice_leading", None) is not None and tokenizer.level != "voices":
-            raise UsageError(f"--voice-leading is for voices runs (prepare --level voices); this one is at the {tokenizer.level} level")
         device, model = load_model(run, o.weights, o.device)
+        tokenizer = tokenizer_from_meta(run.dataset_meta)
         if o.file is not None:
             if not Path(o.file).is_file():
                 raise UsageError(f"no such file: {o.file}")

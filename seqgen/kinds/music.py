@@ -141,6 +141,10 @@ class MusicKind(LanguageModelKind):
                                  f"of its file, never rebalanced): pass more pieces or a larger --{split}"))
         return shown
 
+    def evaluate(self, run: Run, o: Values, log: Log) -> dict:
+        voices_only(run.dataset_meta.get("level"), o.voice_leading)
+        return super().evaluate(run, o, log)
+
     def sample(self, run: Run, o: Values, warn: Log) -> list[str]:
         """--num pieces, each stopped once it has --bars bars, written as --out's extension asks (or tokens)."""
         from dataclasses import replace
@@ -221,16 +225,19 @@ class MusicKind(LanguageModelKind):
         return results
 
 
+def voices_only(level: str | None, mode: str | None) -> None:
+    """--voice-leading is refused, on sample and eval alike, for a run not at the voices level."""
+    from seqgen.errors import UsageError
+
+    if mode is not None and level != "voices":
+        raise UsageError(f"--voice-leading is for voices runs (prepare --level voices); this one is at the {level} level")
+
+
 def voice_leading(tokenizer, mode: str | None, cfg, context: list[int], warn: Log):
     """The rule that keeps a voices run's samples free of parallel fifths and octaves and of crossed parts (unless
     --voice-leading free)."""
-    from seqgen.errors import UsageError
-
-    if tokenizer.level != "voices":
-        if mode is not None:
-            raise UsageError(f"--voice-leading is for voices runs (prepare --level voices); this one is at the {tokenizer.level} level")
-        return None
-    if mode == "free":
+    voices_only(tokenizer.level, mode)
+    if tokenizer.level != "voices" or mode == "free":
         return None
     if cfg.beam:
         warn("note: beam search ranks the model's own continuations, parallels and crossings included (--voice-leading holds when sampling)")

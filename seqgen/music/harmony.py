@@ -174,6 +174,16 @@ def melody_source(tok: MelodyTokenizer, piece: Piece, length: int, marks: bool =
     return out + [BAR_MARK if (b * beat) % bar == 0 else BEAT_MARK for b in range(marked, beats)]
 
 
+def source_time_signature(source: Sequence[str]) -> tuple[int, int]:
+    """A segment's time signature, from its `ts:N/D` token (4/4 without one)."""
+    return next((tuple(int(x) for x in t[3:].split("/")) for t in source if t.startswith("ts:")), (4, 4))  # type: ignore[return-value]
+
+
+def has_beat_marks(meta: dict) -> bool:
+    """Whether a melody -> chords dataset's (or run's) sources mark each beat; those made before the marks do not."""
+    return bool(meta.get("harmony", {}).get("beat_marks"))
+
+
 def without_marks(source: Sequence[str]) -> list[str]:
     return [t for t in source if t not in (BAR_MARK, BEAT_MARK)]
 
@@ -182,9 +192,9 @@ def with_marks(source: Sequence[str], spq: int) -> list[str]:
     """Melody tokens as `melody_source` writes them with beat marks (tokens that have marks are kept as they are)."""
     if any(t in (BAR_MARK, BEAT_MARK) for t in source):
         return list(source)
-    ts = next((tuple(int(x) for x in t[3:].split("/")) for t in source if t.startswith("ts:")), (4, 4))
+    ts = source_time_signature(source)
     notes, length = _notes_of(source, spq)
-    return melody_source(_melody_tokenizer(spq), Piece("input", notes, ts), length)  # type: ignore[arg-type]
+    return melody_source(_melody_tokenizer(spq), Piece("input", notes, ts), length)
 
 
 def transpose_song(song: Song, shift: int) -> Song | None:
@@ -261,17 +271,17 @@ def _notes_of(source: Sequence[str], spq: int) -> tuple[list[Note], int]:
 
 def beat_pitch_classes(source: Sequence[str], beats: int, spq: int = 12) -> list[frozenset]:
     """The melody's pitch classes sounding in each of `beats` beats of a segment."""
-    ts = next((tuple(int(x) for x in t[3:].split("/")) for t in source if t.startswith("ts:")), (4, 4))
-    beat = beat_steps(ts, spq)  # type: ignore[arg-type]
+    ts = source_time_signature(source)
+    beat = beat_steps(ts, spq)
     notes, _ = _notes_of(source, spq)
     return [frozenset(n.pitch % 12 for n in notes if n.start < (b + 1) * beat and n.start + n.dur > b * beat) for b in range(beats)]
 
 
 def segment_beats(source: Sequence[str], spq: int = 12) -> int:
     """Beats in a segment, from its tokens (the closing rest makes its length explicit)."""
-    ts = next((tuple(int(x) for x in t[3:].split("/")) for t in source if t.startswith("ts:")), (4, 4))
+    ts = source_time_signature(source)
     _, length = _notes_of(source, spq)
-    return max(1, math.ceil(length / beat_steps(ts, spq)))  # type: ignore[arg-type]
+    return max(1, math.ceil(length / beat_steps(ts, spq)))
 
 
 # ---------------------------------------------------------------- harmonizing a MIDI file

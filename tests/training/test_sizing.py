@@ -116,16 +116,20 @@ def test_a_resumed_run_keeps_the_settings_chosen_when_it_started(cli, tmp_path, 
 def test_a_gpu_an_encoder_decoder_and_a_piano_roll_keep_the_fixed_defaults(char_dataset):
     from seqgen.config import ModelConfig, TrainConfig
     from seqgen.data.dataset import Dataset
+    from seqgen.kinds.frames import FRAMES
+    from seqgen.kinds.music import MUSIC
+    from seqgen.kinds.pairs import PAIRS
+    from seqgen.kinds.text import TEXT
     from seqgen.session import choose_settings
     from seqgen.training.distributed import SingleProcess
 
     said = []
     ds = Dataset.open(char_dataset)
-    found = choose_settings("text", ds, ModelConfig(vocab_size=len(ds.vocab)), TrainConfig(time_limit=60.0), {}, torch.device("cuda"), SingleProcess(), said.append)
+    found = choose_settings(TEXT, ds, ModelConfig(vocab_size=len(ds.vocab)), TrainConfig(time_limit=60.0), {}, torch.device("cuda"), SingleProcess(), said.append)
     assert found is None and said == ["2×512 LSTM, dropout 0.3: the fixed defaults (the size rule is fitted on CPUs; it is not yet measured on CUDA devices)"]
-    for kind in ("pairs", "frames"):
+    for kind in (PAIRS, FRAMES):
         assert choose_settings(kind, ds, ModelConfig(vocab_size=len(ds.vocab)), TrainConfig(time_limit=60.0), {}, torch.device("cpu"), SingleProcess(), said.append) is None
-    music = choose_settings("music", ds, ModelConfig(vocab_size=len(ds.vocab)), TrainConfig(max_steps=10), {}, torch.device("cpu"), SingleProcess(), said.append)
+    music = choose_settings(MUSIC, ds, ModelConfig(vocab_size=len(ds.vocab)), TrainConfig(max_steps=10), {}, torch.device("cpu"), SingleProcess(), said.append)
     assert music is not None and said[-1].startswith("chose 2×")  # a music language model is sized as text is
 
 
